@@ -1,0 +1,19 @@
+//! frontdesk's handlers and adapters.
+//!
+//! - `admin`: the admin API handler (business configuration).
+//! - `store`: persistence traits and their DynamoDB adapter; `keys` names every key.
+//! - `secrets`, `auth`: Secrets Manager with a per-container cache; admin bearer tokens.
+//! - `problem`: RFC 9457 problem details for every HTTP error.
+//! - `aws`, `env`, `telemetry`: per-container wiring used by `functions/*/src/main.rs`.
+//!
+//! Pure rules (configuration model, validation, templates) live in `frontdesk-rules`.
+
+pub mod admin;
+pub mod auth;
+pub mod aws;
+pub mod env;
+pub mod keys;
+pub mod problem;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,9 @@
+//! Pure business rules of frontdesk: the business configuration model, its validation, and
+//! `{{variable}}` templates. No I/O, no AWS types.
+
+pub mod config;
+pub mod template;
+pub mod validate;
+
+pub use config::*;
+pub use validate::{FieldError, parse_business_config};
