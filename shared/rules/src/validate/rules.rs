@@ -192,8 +192,8 @@ impl Report {
                     self.add(
                         format!("{base}/end_date"),
                         format!(
-                            "end_date {end_date} is before date {}; the closure runs from `date` \
-                             to `end_date` inclusive",
+                            "end_date {end_date} is before date {}; set an end_date on or after \
+                             the first day (the closure covers both days and those between)",
                             closure.date
                         ),
                     );
@@ -451,25 +451,22 @@ impl Report {
             }
         }
         let pointer = "/telephony/escalation_number";
-        match &telephony.escalation_number {
-            Some(number) => {
-                if self.phone(pointer, number) && numbers.contains(number) {
-                    self.add(
-                        pointer,
-                        format!(
-                            "\"{number}\" is one of the business's own numbers, so escalated \
-                             calls would loop back to the receptionist; use a staff or front desk \
-                             number"
-                        ),
-                    );
-                }
+        if let Some(number) = &telephony.escalation_number {
+            if self.phone(pointer, number) && numbers.contains(number) {
+                self.add(
+                    pointer,
+                    format!(
+                        "\"{number}\" is one of the business's own numbers, so escalated calls \
+                         would loop back to the receptionist; use a staff or front desk number"
+                    ),
+                );
             }
-            None if telephony.after_hours_policy == AfterHoursPolicy::RingStaffFirst => self.add(
+        } else if telephony.after_hours_policy == AfterHoursPolicy::RingStaffFirst {
+            self.add(
                 pointer,
                 "after_hours_policy \"ring_staff_first\" needs an escalation_number to ring; set \
                  one, or choose \"ai_always\" or \"voicemail_only\"",
-            ),
-            None => {}
+            );
         }
         self.in_range(
             "/telephony/ring_staff_seconds",
@@ -795,6 +792,13 @@ mod tests {
             "+",
         ] {
             assert!(!is_e164(number), "{number}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn e164_check_never_panics(number in "\\+[0-9]{0,16}") {
+            let _ = is_e164(&number);
         }
     }
 
