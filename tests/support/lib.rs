@@ -1,1 +1,4 @@
 //! Test support.
+
+pub mod moto;
+pub mod stack;

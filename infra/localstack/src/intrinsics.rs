@@ -135,7 +135,9 @@ impl Scope<'_> {
             "Fn::Join" => {
                 let items = arg.as_array().filter(|a| a.len() == 2);
                 let items = items.ok_or("Fn::Join takes [delimiter, [values]]")?;
-                let delim = items[0].as_str().ok_or("Fn::Join delimiter must be a string")?;
+                let delim = items[0]
+                    .as_str()
+                    .ok_or("Fn::Join delimiter must be a string")?;
                 let list = self.resolve_opt(&items[1], depth)?.unwrap_or(Value::Null);
                 let list = list.as_array().ok_or("Fn::Join takes a list of values")?;
                 let parts = list
@@ -161,7 +163,9 @@ impl Scope<'_> {
             "Fn::Split" => {
                 let items = arg.as_array().filter(|a| a.len() == 2);
                 let items = items.ok_or("Fn::Split takes [delimiter, string]")?;
-                let delim = items[0].as_str().ok_or("Fn::Split delimiter must be a string")?;
+                let delim = items[0]
+                    .as_str()
+                    .ok_or("Fn::Split delimiter must be a string")?;
                 let s = self.resolve_opt(&items[1], depth)?.unwrap_or(Value::Null);
                 let s = scalar_to_string(&s)?;
                 Ok(Some(Value::Array(
@@ -177,7 +181,8 @@ impl Scope<'_> {
             }
             "Fn::If" => {
                 let items = arg.as_array().filter(|a| a.len() == 3);
-                let items = items.ok_or("Fn::If takes [condition, value_if_true, value_if_false]")?;
+                let items =
+                    items.ok_or("Fn::If takes [condition, value_if_true, value_if_false]")?;
                 let name = items[0].as_str().ok_or("Fn::If condition must be a name")?;
                 if self.condition(name, depth)? {
                     self.resolve_opt(&items[1], depth)
@@ -188,7 +193,8 @@ impl Scope<'_> {
             "Fn::Equals" | "Fn::Not" | "Fn::And" | "Fn::Or" => {
                 let mut map = Map::new();
                 map.insert(key.to_string(), arg.clone());
-                self.eval_bool(&Value::Object(map), depth).map(|b| Some(Value::Bool(b)))
+                self.eval_bool(&Value::Object(map), depth)
+                    .map(|b| Some(Value::Bool(b)))
             }
             other => Err(format!("unsupported intrinsic function {other}")),
         }
@@ -238,8 +244,12 @@ impl Scope<'_> {
         let (template, vars) = match arg {
             Value::String(s) => (s.as_str(), Map::new()),
             Value::Array(items) if items.len() == 2 => {
-                let t = items[0].as_str().ok_or("Fn::Sub template must be a string")?;
-                let vars = items[1].as_object().ok_or("Fn::Sub variables must be a map")?;
+                let t = items[0]
+                    .as_str()
+                    .ok_or("Fn::Sub template must be a string")?;
+                let vars = items[1]
+                    .as_object()
+                    .ok_or("Fn::Sub variables must be a map")?;
                 (t, vars.clone())
             }
             _ => return Err("Fn::Sub takes a string or [string, {variables}]".into()),
@@ -376,19 +386,31 @@ mod tests {
         let mut parameters = BTreeMap::new();
         parameters.insert(
             "Env".to_string(),
-            Parameter { param_type: "String".into(), value: Some(json!("dev")) },
+            Parameter {
+                param_type: "String".into(),
+                value: Some(json!("dev")),
+            },
         );
         parameters.insert(
             "Empty".to_string(),
-            Parameter { param_type: "String".into(), value: Some(json!("")) },
+            Parameter {
+                param_type: "String".into(),
+                value: Some(json!("")),
+            },
         );
         let mut conditions = BTreeMap::new();
-        conditions.insert("IsDev".to_string(), json!({"Fn::Equals": [{"Ref": "Env"}, "dev"]}));
+        conditions.insert(
+            "IsDev".to_string(),
+            json!({"Fn::Equals": [{"Ref": "Env"}, "dev"]}),
+        );
         conditions.insert(
             "HasEmpty".to_string(),
             json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "Empty"}, ""]}]}),
         );
-        let pseudo = Pseudo { stack_name: Some("st".into()), region: Some("eu-west-1".into()) };
+        let pseudo = Pseudo {
+            stack_name: Some("st".into()),
+            region: Some("eu-west-1".into()),
+        };
         let scope = Scope {
             parameters: &parameters,
             conditions: &conditions,
@@ -408,17 +430,27 @@ mod tests {
                 json!("st-dev-arn:q-123456789012-${Lit}")
             );
             assert_eq!(
-                s.resolve(&json!({"Fn::Sub": ["${X}/${AWS::Region}", {"X": {"Ref": "Q"}}]})).unwrap(),
+                s.resolve(&json!({"Fn::Sub": ["${X}/${AWS::Region}", {"X": {"Ref": "Q"}}]}))
+                    .unwrap(),
                 json!("https://queue/Q/eu-west-1")
             );
-            assert_eq!(s.resolve(&json!({"Fn::If": ["IsDev", "a", "b"]})).unwrap(), json!("a"));
-            assert_eq!(s.resolve(&json!({"Fn::If": ["HasEmpty", "a", "b"]})).unwrap(), json!("b"));
             assert_eq!(
-                s.resolve(&json!({"Fn::Join": ["-", ["a", {"Ref": "Env"}, 3]]})).unwrap(),
+                s.resolve(&json!({"Fn::If": ["IsDev", "a", "b"]})).unwrap(),
+                json!("a")
+            );
+            assert_eq!(
+                s.resolve(&json!({"Fn::If": ["HasEmpty", "a", "b"]}))
+                    .unwrap(),
+                json!("b")
+            );
+            assert_eq!(
+                s.resolve(&json!({"Fn::Join": ["-", ["a", {"Ref": "Env"}, 3]]}))
+                    .unwrap(),
                 json!("a-dev-3")
             );
             assert_eq!(
-                s.resolve(&json!({"Fn::Select": ["1", {"Fn::Split": [",", "x,y,z"]}]})).unwrap(),
+                s.resolve(&json!({"Fn::Select": ["1", {"Fn::Split": [",", "x,y,z"]}]}))
+                    .unwrap(),
                 json!("y")
             );
             assert_eq!(
@@ -432,11 +464,15 @@ mod tests {
     #[test]
     fn reports_unsupported_and_unknown() {
         with_scope(|s| {
-            let e = s.resolve(&json!({"Fn::FindInMap": ["M", "a", "b"]})).unwrap_err();
+            let e = s
+                .resolve(&json!({"Fn::FindInMap": ["M", "a", "b"]}))
+                .unwrap_err();
             assert!(e.contains("Fn::FindInMap"), "{e}");
             let e = s.resolve(&json!({"Ref": "Nope"})).unwrap_err();
             assert!(e.contains("Nope"), "{e}");
-            let e = s.resolve(&json!({"Fn::GetAtt": ["Q", "QueueUrlx"]})).unwrap_err();
+            let e = s
+                .resolve(&json!({"Fn::GetAtt": ["Q", "QueueUrlx"]}))
+                .unwrap_err();
             assert!(e.contains("QueueUrlx"), "{e}");
         });
     }

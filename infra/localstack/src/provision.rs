@@ -105,7 +105,10 @@ pub async fn provision(
     options: &ProvisionOptions,
 ) -> anyhow::Result<Stack> {
     validate_stack_name(stack_name)?;
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
@@ -216,13 +219,22 @@ async fn create_table(
     }
     match req.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(e) => return Err(sdk_err(e)),
     }
     let mut arn = None;
     for _ in 0..300 {
-        let d = ddb.describe_table().table_name(name).send().await.map_err(sdk_err)?;
-        let table = d.table.ok_or_else(|| anyhow!("DescribeTable returned no table"))?;
+        let d = ddb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let table = d
+            .table
+            .ok_or_else(|| anyhow!("DescribeTable returned no table"))?;
         if table.table_status != Some(TableStatus::Creating) {
             arn = table.table_arn;
             break;
@@ -231,9 +243,19 @@ async fn create_table(
     }
     let arn = arn.ok_or_else(|| anyhow!("table {name} did not become ACTIVE"))?;
     if let Some(ttl) = t.ttl.as_ref().filter(|t| t.enabled) {
-        let current = ddb.describe_time_to_live().table_name(name).send().await.map_err(sdk_err)?;
-        let status = current.time_to_live_description.and_then(|d| d.time_to_live_status);
-        if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+        let current = ddb
+            .describe_time_to_live()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let status = current
+            .time_to_live_description
+            .and_then(|d| d.time_to_live_status);
+        if !matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
             ddb.update_time_to_live()
                 .table_name(name)
                 .time_to_live_specification(
@@ -247,7 +269,10 @@ async fn create_table(
                 .map_err(sdk_err)?;
         }
     }
-    Ok(PhysicalTable { name: name.to_string(), arn })
+    Ok(PhysicalTable {
+        name: name.to_string(),
+        arn,
+    })
 }
 
 /// Creates queues so that every dead-letter queue exists before the queues redriving to it.
@@ -261,13 +286,20 @@ async fn create_queues(
         let ready: Vec<&Queue> = queues
             .iter()
             .filter(|q| !done.contains_key(&q.logical_id))
-            .filter(|q| q.redrive.as_ref().is_none_or(|r| done.contains_key(&r.dead_letter_queue)))
+            .filter(|q| {
+                q.redrive
+                    .as_ref()
+                    .is_none_or(|r| done.contains_key(&r.dead_letter_queue))
+            })
             .collect();
         if ready.is_empty() {
             bail!("the queues' redrive policies form a cycle");
         }
         for q in ready {
-            let dlq_arn = q.redrive.as_ref().map(|r| done[&r.dead_letter_queue].arn.clone());
+            let dlq_arn = q
+                .redrive
+                .as_ref()
+                .map(|r| done[&r.dead_letter_queue].arn.clone());
             let p = create_queue(sqs, q, stack_name, dlq_arn)
                 .await
                 .with_context(|| format!("creating queue {}", q.logical_id))?;
@@ -297,7 +329,10 @@ async fn create_queue(
     num(A::VisibilityTimeout, q.visibility_timeout);
     num(A::MessageRetentionPeriod, q.message_retention_period);
     num(A::DelaySeconds, q.delay_seconds);
-    num(A::ReceiveMessageWaitTimeSeconds, q.receive_message_wait_time);
+    num(
+        A::ReceiveMessageWaitTimeSeconds,
+        q.receive_message_wait_time,
+    );
     num(A::MaximumMessageSize, q.maximum_message_size);
     if let (Some(r), Some(arn)) = (&q.redrive, &dlq_arn) {
         let policy = serde_json::json!({
@@ -311,7 +346,9 @@ async fn create_queue(
     }
     let url = match sqs.get_queue_url().queue_name(&name).send().await {
         Ok(found) => {
-            let url = found.queue_url.ok_or_else(|| anyhow!("GetQueueUrl returned no URL"))?;
+            let url = found
+                .queue_url
+                .ok_or_else(|| anyhow!("GetQueueUrl returned no URL"))?;
             if !attrs.is_empty() {
                 sqs.set_queue_attributes()
                     .queue_url(&url)
@@ -333,7 +370,9 @@ async fn create_queue(
                 .send()
                 .await
                 .map_err(sdk_err)?;
-            created.queue_url.ok_or_else(|| anyhow!("CreateQueue returned no URL"))?
+            created
+                .queue_url
+                .ok_or_else(|| anyhow!("CreateQueue returned no URL"))?
         }
     };
     let got = sqs
@@ -376,12 +415,28 @@ async fn create_secret(
         .await;
     match created {
         Ok(out) => {
-            let arn = out.arn.ok_or_else(|| anyhow!("CreateSecret returned no ARN"))?;
-            Ok(PhysicalSecret { name: name.to_string(), arn, value: initial })
+            let arn = out
+                .arn
+                .ok_or_else(|| anyhow!("CreateSecret returned no ARN"))?;
+            Ok(PhysicalSecret {
+                name: name.to_string(),
+                arn,
+                value: initial,
+            })
         }
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
-            let d = sm.describe_secret().secret_id(name).send().await.map_err(sdk_err)?;
-            let arn = d.arn.ok_or_else(|| anyhow!("DescribeSecret returned no ARN"))?;
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_exists_exception()) =>
+        {
+            let d = sm
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let arn = d
+                .arn
+                .ok_or_else(|| anyhow!("DescribeSecret returned no ARN"))?;
             let value = if let Some(v) = override_value {
                 sm.put_secret_value()
                     .secret_id(&arn)
@@ -391,10 +446,19 @@ async fn create_secret(
                     .map_err(sdk_err)?;
                 v.clone()
             } else {
-                let got = sm.get_secret_value().secret_id(&arn).send().await.map_err(sdk_err)?;
+                let got = sm
+                    .get_secret_value()
+                    .secret_id(&arn)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
                 got.secret_string.unwrap_or_default()
             };
-            Ok(PhysicalSecret { name: name.to_string(), arn, value })
+            Ok(PhysicalSecret {
+                name: name.to_string(),
+                arn,
+                value,
+            })
         }
         Err(e) => Err(sdk_err(e)),
     }
@@ -408,7 +472,10 @@ pub fn generate_secret_string(g: &GenerateSecretString) -> anyhow::Result<String
     let mut classes: Vec<Vec<char>> = vec![];
     let mut add = |exclude: bool, chars: &str| {
         if !exclude {
-            let set: Vec<char> = chars.chars().filter(|c| !g.exclude_characters.contains(*c)).collect();
+            let set: Vec<char> = chars
+                .chars()
+                .filter(|c| !g.exclude_characters.contains(*c))
+                .collect();
             if !set.is_empty() {
                 classes.push(set);
             }
@@ -429,7 +496,11 @@ pub fn generate_secret_string(g: &GenerateSecretString) -> anyhow::Result<String
         let candidate: String = (0..g.password_length)
             .map(|_| all[rng.random_range(0..all.len())])
             .collect();
-        if !must_cover || classes.iter().all(|c| candidate.chars().any(|ch| c.contains(&ch))) {
+        if !must_cover
+            || classes
+                .iter()
+                .all(|c| candidate.chars().any(|ch| c.contains(&ch)))
+        {
             break candidate;
         }
     };
@@ -515,7 +586,9 @@ impl ResourceRefs for Stack {
         } else if let Some(f) = self.functions.get(id) {
             Ok(f.name.clone())
         } else {
-            Err(format!("Ref to {ty} {id} is not supported by the local stack"))
+            Err(format!(
+                "Ref to {ty} {id} is not supported by the local stack"
+            ))
         })
     }
 
@@ -591,7 +664,10 @@ mod tests {
         };
         stack.tables.insert(
             "Table".into(),
-            PhysicalTable { name: "st-Table".into(), arn: "arn:table".into() },
+            PhysicalTable {
+                name: "st-Table".into(),
+                arn: "arn:table".into(),
+            },
         );
         stack.secrets.insert(
             "AdminTokenSecret".into(),
@@ -619,10 +695,18 @@ mod tests {
         assert_eq!(env["RUST_LOG"], "info");
         let r = |v: Value| stack.resolve(&v).unwrap();
         use serde_json::json;
-        assert_eq!(r(json!({"Ref": "PostcallQueue"})), json!("http://q/st-PostcallQueue"));
-        assert_eq!(r(json!({"Fn::GetAtt": ["PostcallQueue", "QueueName"]})), json!("st-PostcallQueue"));
         assert_eq!(
-            r(json!({"Fn::Sub": "${AWS::StackName}|${AWS::Region}|${AWS::AccountId}|${Table.Arn}"})),
+            r(json!({"Ref": "PostcallQueue"})),
+            json!("http://q/st-PostcallQueue")
+        );
+        assert_eq!(
+            r(json!({"Fn::GetAtt": ["PostcallQueue", "QueueName"]})),
+            json!("st-PostcallQueue")
+        );
+        assert_eq!(
+            r(
+                json!({"Fn::Sub": "${AWS::StackName}|${AWS::Region}|${AWS::AccountId}|${Table.Arn}"})
+            ),
             json!("st|eu-west-1|123456789012|arn:table")
         );
         let e = stack.resolve(&json!({"Ref": "AlarmTopic"})).unwrap_err();

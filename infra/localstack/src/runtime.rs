@@ -83,7 +83,10 @@ impl FunctionConfig {
 pub enum InvokeError {
     /// The function reported an error (`POST /invocation/{id}/error`).
     #[error("function error {error_type}: {error_message}")]
-    Function { error_type: String, error_message: String },
+    Function {
+        error_type: String,
+        error_message: String,
+    },
     /// The invocation ran past the timeout; the instance was killed.
     #[error("Task timed out after {:.2} seconds", .0.as_secs_f64())]
     Timeout(Duration),
@@ -92,7 +95,10 @@ pub enum InvokeError {
     Crashed(String),
     /// The runtime reported an init error (`POST /runtime/init/error`).
     #[error("init error {error_type}: {error_message}")]
-    Init { error_type: String, error_message: String },
+    Init {
+        error_type: String,
+        error_message: String,
+    },
     #[error("the function has been shut down")]
     Shutdown,
 }
@@ -129,10 +135,23 @@ pub struct InvocationRecord {
     /// First invocation of a freshly spawned instance.
     pub cold_start: bool,
     /// For cold starts: spawn → first `next` of the instance.
+    #[serde(rename = "init_duration_ms", serialize_with = "opt_ms")]
     pub init_duration: Option<Duration>,
     /// Runtime picked the invocation up → result (or timeout / crash).
+    #[serde(rename = "duration_ms", serialize_with = "ms")]
     pub duration: Duration,
     pub outcome: Outcome,
+}
+
+fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+fn opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ms(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// One instance, for metrics.
@@ -143,6 +162,7 @@ pub struct InstanceInfo {
     pub runtime_api: String,
     pub alive: bool,
     /// Spawn → first `next`.
+    #[serde(rename = "init_duration_ms", serialize_with = "opt_ms")]
     pub init_duration: Option<Duration>,
     pub invocations: u64,
 }
@@ -246,14 +266,24 @@ fn kill_process_group(pid: u32) {
 fn kill_process_group(_pid: u32) {}
 
 fn epoch_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }
 
 fn trace_id() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", &a[..24], &b[..16])
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &a[..24],
+        &b[..16]
+    )
 }
 
 impl FunctionPool {
@@ -292,7 +322,11 @@ impl FunctionPool {
         if inner.shut.load(Ordering::SeqCst) {
             return Err(InvokeError::Shutdown);
         }
-        let _permit = inner.permits.acquire().await.map_err(|_| InvokeError::Shutdown)?;
+        let _permit = inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| InvokeError::Shutdown)?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let warm = loop {
             let candidate = inner.idle.lock().unwrap().pop();
@@ -331,7 +365,11 @@ impl FunctionPool {
         inst.wake.notify_one();
 
         let timeout = inner.config.timeout;
-        let pickup_limit = if cold { inner.config.init_timeout + timeout } else { timeout };
+        let pickup_limit = if cold {
+            inner.config.init_timeout + timeout
+        } else {
+            timeout
+        };
         let waited_from = Instant::now();
         let result = match tokio::time::timeout(pickup_limit, started_rx).await {
             Ok(Ok(started)) => {
@@ -363,7 +401,11 @@ impl FunctionPool {
         };
         let (result, started) = result;
         let duration = started.elapsed();
-        let init = if cold { inst.state.lock().unwrap().init_duration } else { None };
+        let init = if cold {
+            inst.state.lock().unwrap().init_duration
+        } else {
+            None
+        };
         self.record(&request_id, inst.id, cold, init, duration, &result);
         if !inst.is_dead() && !inner.shut.load(Ordering::SeqCst) {
             inner.idle.lock().unwrap().push(inst);
@@ -422,18 +464,28 @@ impl FunctionPool {
 
     /// PIDs of the live instances.
     pub fn pids(&self) -> Vec<u32> {
-        self.instances().into_iter().filter(|i| i.alive).filter_map(|i| i.pid).collect()
+        self.instances()
+            .into_iter()
+            .filter(|i| i.alive)
+            .filter_map(|i| i.pid)
+            .collect()
+    }
+
+    /// Kills every instance without waiting. Later invocations fail with
+    /// [`InvokeError::Shutdown`].
+    pub fn kill_all(&self) {
+        self.inner.shut.store(true, Ordering::SeqCst);
+        self.inner.permits.close();
+        for inst in self.inner.all.lock().unwrap().iter() {
+            inst.kill("shutdown");
+        }
     }
 
     /// Kills every instance and waits (up to 5 s) for them to exit. Later invocations fail
     /// with [`InvokeError::Shutdown`].
     pub async fn shutdown(&self) {
-        self.inner.shut.store(true, Ordering::SeqCst);
-        self.inner.permits.close();
+        self.kill_all();
         let all: Vec<Arc<Instance>> = self.inner.all.lock().unwrap().clone();
-        for inst in &all {
-            inst.kill("shutdown");
-        }
         let wait_all = async {
             for inst in &all {
                 loop {
@@ -465,9 +517,15 @@ impl FunctionPool {
         let stream = format!("{date}/[$LATEST]{}", uuid::Uuid::new_v4().simple());
         let standard = [
             ("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_size.to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                config.memory_size.to_string(),
+            ),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", config.function_name)),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", config.function_name),
+            ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
             ("_HANDLER", "bootstrap".to_string()),
         ];
@@ -478,7 +536,9 @@ impl FunctionPool {
         cmd.envs(&config.env);
         cmd.env("AWS_LAMBDA_LOG_STREAM_NAME", stream);
         cmd.env("AWS_LAMBDA_RUNTIME_API", &runtime_api);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd.kill_on_drop(true);
         #[cfg(unix)]
         cmd.process_group(0);
@@ -501,10 +561,7 @@ impl FunctionPool {
             }
         }
         let mut child = cmd.spawn().map_err(|e| {
-            InvokeError::Crashed(format!(
-                "cannot start {}: {e}",
-                config.executable.display()
-            ))
+            InvokeError::Crashed(format!("cannot start {}: {e}", config.executable.display()))
         })?;
         let (kill_tx, kill_rx) = oneshot::channel();
         let inst = Arc::new(Instance {
@@ -523,13 +580,32 @@ impl FunctionPool {
         let forward = config.forward_output;
         let mut outputs = vec![];
         if let Some(out) = child.stdout.take() {
-            outputs.push(tokio::spawn(forward_lines(out, prefix.clone(), inst.clone(), false, forward)));
+            outputs.push(tokio::spawn(forward_lines(
+                out,
+                prefix.clone(),
+                inst.clone(),
+                false,
+                forward,
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            outputs.push(tokio::spawn(forward_lines(err, prefix.clone(), inst.clone(), true, forward)));
+            outputs.push(tokio::spawn(forward_lines(
+                err,
+                prefix.clone(),
+                inst.clone(),
+                true,
+                forward,
+            )));
         }
         let server = tokio::spawn(serve_runtime_api(listener, inst.clone()));
-        tokio::spawn(monitor(child, kill_rx, inst.clone(), server, outputs, prefix));
+        tokio::spawn(monitor(
+            child,
+            kill_rx,
+            inst.clone(),
+            server,
+            outputs,
+            prefix,
+        ));
         self.inner.all.lock().unwrap().push(inst.clone());
         if self.inner.shut.load(Ordering::SeqCst) {
             inst.kill("shutdown");
@@ -679,9 +755,10 @@ async fn handle_runtime_api(inst: &Arc<Instance>, req: Request<Incoming>) -> Res
                 st.pending.take()
             };
             if let Some(p) = pending {
-                let _ = p
-                    .result_tx
-                    .send(Err(InvokeError::Init { error_type, error_message }));
+                let _ = p.result_tx.send(Err(InvokeError::Init {
+                    error_type,
+                    error_message,
+                }));
             }
             inst.kill("init error");
             accepted()
@@ -708,7 +785,10 @@ async fn handle_runtime_api(inst: &Arc<Instance>, req: Request<Incoming>) -> Res
                 Ok(body)
             } else {
                 let (error_type, error_message) = parse_error(&body, error_type);
-                Err(InvokeError::Function { error_type, error_message })
+                Err(InvokeError::Function {
+                    error_type,
+                    error_message,
+                })
             };
             let _ = current.result_tx.send(result);
             accepted()
@@ -725,7 +805,10 @@ fn not_found() -> Response<Full<Bytes>> {
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn read_body(req: Request<Incoming>) -> Bytes {
@@ -771,7 +854,10 @@ async fn next_invocation(inst: &Arc<Instance>) -> Response<Full<Bytes>> {
             if let Some(p) = st.pending.take() {
                 let deadline = epoch_ms() + inst.timeout.as_millis();
                 st.invocations += 1;
-                st.current = Some(Current { request_id: p.request_id.clone(), result_tx: p.result_tx });
+                st.current = Some(Current {
+                    request_id: p.request_id.clone(),
+                    result_tx: p.result_tx,
+                });
                 let _ = p.started_tx.send(Instant::now());
                 return Response::builder()
                     .status(StatusCode::OK)

@@ -285,7 +285,10 @@ impl Template {
             .ok_or_else(|| TemplateError::Invalid("template has no Resources".into()))?;
 
         let mut template = Template {
-            description: doc.get("Description").and_then(Value::as_str).map(str::to_string),
+            description: doc
+                .get("Description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             parameters,
             conditions,
             resource_types: BTreeMap::new(),
@@ -302,7 +305,9 @@ impl Template {
             template.resource_types.insert(id.clone(), ty.to_string());
         }
 
-        let placeholders = Placeholders { types: &template.resource_types };
+        let placeholders = Placeholders {
+            types: &template.resource_types,
+        };
         let pseudo = Pseudo::default();
         let scope = Scope {
             parameters: &template.parameters,
@@ -310,19 +315,38 @@ impl Template {
             pseudo: &pseudo,
             resources: &placeholders,
         };
+        // Environment variables are resolved once provisioned; validate them with stand-ins.
+        let env_pseudo = Pseudo {
+            stack_name: Some("<AWS::StackName>".into()),
+            region: Some("<AWS::Region>".into()),
+        };
+        let env_scope = Scope {
+            pseudo: &env_pseudo,
+            ..scope
+        };
         let mut tables = vec![];
         let mut queues = vec![];
         let mut secrets = vec![];
         let mut functions = vec![];
         for (id, res) in resources {
             if let Some(cond) = res.get("Condition").and_then(Value::as_str)
-                && !scope.condition(cond, 0).map_err(|e| prop_err(id, "Condition", e))?
+                && !scope
+                    .condition(cond, 0)
+                    .map_err(|e| prop_err(id, "Condition", e))?
             {
                 continue;
             }
             let empty = Map::new();
-            let props = res.get("Properties").and_then(Value::as_object).unwrap_or(&empty);
-            let p = Props { id, props, scope: &scope };
+            let props = res
+                .get("Properties")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty);
+            let p = Props {
+                id,
+                props,
+                scope: &scope,
+                env_scope: &env_scope,
+            };
             match template.resource_types[id].as_str() {
                 "AWS::DynamoDB::Table" => tables.push(parse_table(&p)?),
                 "AWS::SQS::Queue" => queues.push(parse_queue(&p)?),
@@ -330,7 +354,12 @@ impl Template {
                 "AWS::Serverless::Function" => {
                     let merged = sam_merge(&globals, &Value::Object(props.clone()));
                     let merged = merged.as_object().cloned().unwrap_or_default();
-                    let p = Props { id, props: &merged, scope: &scope };
+                    let p = Props {
+                        id,
+                        props: &merged,
+                        scope: &scope,
+                        env_scope: &env_scope,
+                    };
                     functions.push(parse_function(&p, res.get("Metadata"))?);
                 }
                 _ => {}
@@ -343,7 +372,10 @@ impl Template {
                 return Err(prop_err(
                     &q.logical_id,
                     "RedrivePolicy.deadLetterTargetArn",
-                    format!("{} is not an AWS::SQS::Queue of the template", r.dead_letter_queue),
+                    format!(
+                        "{} is not an AWS::SQS::Queue of the template",
+                        r.dead_letter_queue
+                    ),
                 ));
             }
         }
@@ -406,9 +438,12 @@ pub fn yaml_to_json(v: serde_yaml::Value) -> Result<Value, TemplateError> {
             }
         }
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            Value::Array(items.into_iter().map(yaml_to_json).collect::<Result<_, _>>()?)
-        }
+        Y::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
         Y::Mapping(m) => {
             let mut out = Map::new();
             for (k, v) in m {
@@ -499,14 +534,19 @@ fn parse_parameters(
                             .join(","),
                     ),
                     Some(v) => Some(
-                        intrinsics::scalar_to_string(v).map_err(|e| prop_err(name, "Default", e))?,
+                        intrinsics::scalar_to_string(v)
+                            .map_err(|e| prop_err(name, "Default", e))?,
                     ),
                 },
             };
             let is_list = param_type == "CommaDelimitedList" || param_type.starts_with("List<");
             let value = raw.map(|s| {
                 if is_list {
-                    Value::Array(s.split(',').map(|p| Value::String(p.trim().into())).collect())
+                    Value::Array(
+                        s.split(',')
+                            .map(|p| Value::String(p.trim().into()))
+                            .collect(),
+                    )
                 } else {
                     Value::String(s)
                 }
@@ -555,7 +595,9 @@ impl ResourceRefs for Placeholders<'_> {
         Some(if supported_ref(ty) {
             Ok(format!("<Ref {id}>"))
         } else {
-            Err(format!("Ref to {ty} {id} is not supported by the local stack"))
+            Err(format!(
+                "Ref to {ty} {id} is not supported by the local stack"
+            ))
         })
     }
 
@@ -564,7 +606,9 @@ impl ResourceRefs for Placeholders<'_> {
         Some(if supported_get_att(ty, attr) {
             Ok(format!("<GetAtt {id}.{attr}>"))
         } else {
-            Err(format!("Fn::GetAtt {id}.{attr} ({ty}) is not supported by the local stack"))
+            Err(format!(
+                "Fn::GetAtt {id}.{attr} ({ty}) is not supported by the local stack"
+            ))
         })
     }
 }
@@ -574,6 +618,8 @@ struct Props<'a> {
     id: &'a str,
     props: &'a Map<String, Value>,
     scope: &'a Scope<'a>,
+    /// Like `scope`, with stand-ins for the pseudo parameters known once provisioned.
+    env_scope: &'a Scope<'a>,
 }
 
 impl Props<'_> {
@@ -596,7 +642,9 @@ impl Props<'_> {
     fn get(&self, path: &str) -> Result<Option<Value>, TemplateError> {
         match self.raw(path) {
             None => Ok(None),
-            Some(v) => self.resolve_value(path, v).map(|v| (!v.is_null()).then_some(v)),
+            Some(v) => self
+                .resolve_value(path, v)
+                .map(|v| (!v.is_null()).then_some(v)),
         }
     }
 
@@ -609,9 +657,9 @@ impl Props<'_> {
     fn u64(&self, path: &str) -> Result<Option<u64>, TemplateError> {
         self.string(path)?
             .map(|s| {
-                s.trim()
-                    .parse::<u64>()
-                    .map_err(|_| self.err(path, format!("expected a non-negative integer, got {s:?}")))
+                s.trim().parse::<u64>().map_err(|_| {
+                    self.err(path, format!("expected a non-negative integer, got {s:?}"))
+                })
             })
             .transpose()
     }
@@ -692,7 +740,11 @@ fn parse_table(p: &Props) -> Result<Table, TemplateError> {
                     non_key_attributes: projection
                         .and_then(|pr| pr.get("NonKeyAttributes"))
                         .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                     name,
                 })
@@ -730,7 +782,8 @@ fn parse_queue(p: &Props) -> Result<Queue, TemplateError> {
                 other => other.clone(),
             };
             let target = policy.get("deadLetterTargetArn");
-            let target = target.ok_or_else(|| p.err("RedrivePolicy.deadLetterTargetArn", "missing"))?;
+            let target =
+                target.ok_or_else(|| p.err("RedrivePolicy.deadLetterTargetArn", "missing"))?;
             let (dlq, attr) = intrinsics::get_att_target(target).ok_or_else(|| {
                 p.err(
                     "RedrivePolicy.deadLetterTargetArn",
@@ -738,9 +791,14 @@ fn parse_queue(p: &Props) -> Result<Queue, TemplateError> {
                 )
             })?;
             if attr != "Arn" {
-                return Err(p.err("RedrivePolicy.deadLetterTargetArn", "must be !GetAtt <Queue>.Arn"));
+                return Err(p.err(
+                    "RedrivePolicy.deadLetterTargetArn",
+                    "must be !GetAtt <Queue>.Arn",
+                ));
             }
-            let count = policy.get("maxReceiveCount").map(|v| p.scope.resolve_string(v));
+            let count = policy
+                .get("maxReceiveCount")
+                .map(|v| p.scope.resolve_string(v));
             let count = count
                 .ok_or_else(|| p.err("RedrivePolicy.maxReceiveCount", "missing"))?
                 .map_err(|e| p.err("RedrivePolicy.maxReceiveCount", e))?;
@@ -779,7 +837,9 @@ fn parse_secret(p: &Props) -> Result<Secret, TemplateError> {
                 .u64(&format!("{g}.PasswordLength"))?
                 .map(|n| n as usize)
                 .unwrap_or(d.password_length),
-            exclude_characters: p.string(&format!("{g}.ExcludeCharacters"))?.unwrap_or_default(),
+            exclude_characters: p
+                .string(&format!("{g}.ExcludeCharacters"))?
+                .unwrap_or_default(),
             exclude_lowercase: b("ExcludeLowercase", false)?,
             exclude_uppercase: b("ExcludeUppercase", false)?,
             exclude_numbers: b("ExcludeNumbers", false)?,
@@ -809,7 +869,10 @@ fn parse_secret(p: &Props) -> Result<Secret, TemplateError> {
 }
 
 fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, TemplateError> {
-    let binary = match metadata.and_then(|m| m.get("BuildProperties")).and_then(|b| b.get("Binary")) {
+    let binary = match metadata
+        .and_then(|m| m.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+    {
         None => None,
         Some(v) => Some(
             p.scope
@@ -825,7 +888,7 @@ fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, Templ
         for (name, value) in vars {
             // Validate now (parameters, conditions, supported resource references).
             let path = format!("Environment.Variables.{name}");
-            let resolved = p.resolve_value(&path, value)?;
+            let resolved = p.env_scope.resolve(value).map_err(|e| p.err(&path, e))?;
             if !resolved.is_null() {
                 intrinsics::scalar_to_string(&resolved).map_err(|e| p.err(&path, e))?;
                 environment.insert(name.clone(), value.clone());
@@ -835,7 +898,9 @@ fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, Templ
     let mut http_events = vec![];
     let mut sqs_events = vec![];
     if let Some(events) = p.raw("Events") {
-        let events = events.as_object().ok_or_else(|| p.err("Events", "expected a mapping"))?;
+        let events = events
+            .as_object()
+            .ok_or_else(|| p.err("Events", "expected a mapping"))?;
         for (name, ev) in events {
             let ty = ev.get("Type").and_then(Value::as_str).unwrap_or_default();
             let base = format!("Events.{name}.Properties");
@@ -851,15 +916,25 @@ fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, Templ
                                 return Err(p.err(&prop("Path"), "must start with /"));
                             }
                             let method = method.to_ascii_uppercase();
-                            let method = if method == "*" { "ANY".to_string() } else { method };
+                            let method = if method == "*" {
+                                "ANY".to_string()
+                            } else {
+                                method
+                            };
                             (path, method)
                         }
                         _ => return Err(p.err(&base, "Path and Method go together")),
                     };
-                    http_events.push(HttpEvent { name: name.clone(), method, path });
+                    http_events.push(HttpEvent {
+                        name: name.clone(),
+                        method,
+                        path,
+                    });
                 }
                 "SQS" => {
-                    let raw = p.raw(&prop("Queue")).ok_or_else(|| p.err(&prop("Queue"), "missing"))?;
+                    let raw = p
+                        .raw(&prop("Queue"))
+                        .ok_or_else(|| p.err(&prop("Queue"), "missing"))?;
                     let queue = match intrinsics::get_att_target(raw) {
                         Some((q, attr)) if attr == "Arn" => q,
                         _ => {
@@ -913,7 +988,10 @@ mod tests {
     #[test]
     fn real_template_functions_and_routes() {
         let t = main_template();
-        assert_eq!(t.parameters["LogLevel"].value, Some(Value::String("info".into())));
+        assert_eq!(
+            t.parameters["LogLevel"].value,
+            Some(Value::String("info".into()))
+        );
         let f = t.function("AdminApiFunction").expect("admin function");
         assert_eq!(f.binary.as_deref(), Some("admin-api"));
         // Globals: Timeout 10, MemorySize 256; env merged from Globals and the function.
@@ -947,12 +1025,22 @@ mod tests {
         assert_eq!(
             table.key_schema,
             [
-                KeyElement { name: "pk".into(), key_type: "HASH".into() },
-                KeyElement { name: "sk".into(), key_type: "RANGE".into() },
+                KeyElement {
+                    name: "pk".into(),
+                    key_type: "HASH".into()
+                },
+                KeyElement {
+                    name: "sk".into(),
+                    key_type: "RANGE".into()
+                },
             ]
         );
         assert_eq!(table.attribute_definitions.len(), 6);
-        let gsis: Vec<_> = table.global_secondary_indexes.iter().map(|g| g.name.as_str()).collect();
+        let gsis: Vec<_> = table
+            .global_secondary_indexes
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
         assert_eq!(gsis, ["GSI1", "GSI2"]);
         let gsi2 = &table.global_secondary_indexes[1];
         assert_eq!(gsi2.key_schema[0].name, "gsi2pk");
@@ -960,7 +1048,10 @@ mod tests {
         assert_eq!(gsi2.projection_type, "ALL");
         assert_eq!(
             table.ttl,
-            Some(TimeToLive { attribute_name: "expires_at".into(), enabled: true })
+            Some(TimeToLive {
+                attribute_name: "expires_at".into(),
+                enabled: true
+            })
         );
     }
 
@@ -972,7 +1063,10 @@ mod tests {
         assert_eq!(q.message_retention_period, Some(345600));
         assert_eq!(
             q.redrive,
-            Some(Redrive { dead_letter_queue: "PostcallDLQ".into(), max_receive_count: 5 })
+            Some(Redrive {
+                dead_letter_queue: "PostcallDLQ".into(),
+                max_receive_count: 5
+            })
         );
         // Every main queue has a DLQ in the template, and DLQs have none.
         for q in &t.queues {
@@ -1091,11 +1185,17 @@ Resources:
     fn errors_name_resource_and_property() {
         let bad = SMALL.replace("Timeout: 2", "Timeout: !FindInMap [M, a, b]");
         let e = Template::parse(&bad).unwrap_err().to_string();
-        assert!(e.contains("Fn") && e.contains("Timeout") && e.contains("Fn::FindInMap"), "{e}");
+        assert!(
+            e.contains("Fn") && e.contains("Timeout") && e.contains("Fn::FindInMap"),
+            "{e}"
+        );
 
         let bad = SMALL.replace("URL: !Ref Q", "URL: !GetAtt Q.Nope");
         let e = Template::parse(&bad).unwrap_err().to_string();
-        assert!(e.contains("Environment.Variables.URL") && e.contains("Q.Nope"), "{e}");
+        assert!(
+            e.contains("Environment.Variables.URL") && e.contains("Q.Nope"),
+            "{e}"
+        );
 
         let bad = SMALL.replace("Queue: !GetAtt Q.Arn", "Queue: !Ref Q");
         let e = Template::parse(&bad).unwrap_err().to_string();
