@@ -241,6 +241,19 @@ async fn provisions_template_yaml_idempotently() {
 async fn gateway_round_trip_through_a_lambda_function() {
     let h = start("gw").await;
     let base = h.stack.gateway_url();
+
+    // The environment handed to `cargo lambda watch --env-file`: template + AWS endpoint.
+    let dir = std::env::temp_dir().join(format!("frontdesk-env-{}", std::process::id()));
+    let files = h.stack.write_env_files(&dir).unwrap();
+    assert!(!files.is_empty());
+    let echo_env = std::fs::read_to_string(dir.join("EchoFunction.env")).unwrap();
+    let queue_url = &h.stack.stack().queue("WorkQueue").unwrap().url;
+    assert!(
+        echo_env.contains(&format!("QUEUE_URL={queue_url}\n")),
+        "{echo_env}"
+    );
+    assert!(echo_env.contains("AWS_ENDPOINT_URL=http://"), "{echo_env}");
+    let _ = std::fs::remove_dir_all(&dir);
     let client = reqwest::Client::new();
 
     let json_body = json!({"name": "Bob's Barbers", "n": 1});

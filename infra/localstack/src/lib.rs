@@ -18,7 +18,7 @@ pub mod template;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -79,6 +79,7 @@ pub struct LocalStack {
     binaries: BTreeMap<String, PathBuf>,
     mappings: Vec<EventSourceMapping>,
     routes: Vec<(String, String)>,
+    environments: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Stable 10-character API id for a stack name (like an API Gateway id).
@@ -190,12 +191,15 @@ impl LocalStack {
         let aws_env = aws_environment(sdk).await?;
 
         let mut functions = BTreeMap::new();
+        let mut environments = BTreeMap::new();
         for f in &template.functions {
             let physical = &stack.functions[&f.logical_id];
-            let mut env = base_env.clone();
-            env.extend(stack.function_environment(f)?);
+            let mut own = stack.function_environment(f)?;
             // Reserved variables: the function's own environment cannot override them.
-            env.extend(aws_env.clone());
+            own.extend(aws_env.clone());
+            environments.insert(f.logical_id.clone(), own.clone());
+            let mut env = base_env.clone();
+            env.extend(own);
             if f.log_format.as_deref() == Some("JSON") {
                 env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
                 if let Some(level) = &f.application_log_level {
@@ -282,7 +286,28 @@ impl LocalStack {
             binaries,
             mappings,
             routes,
+            environments,
         })
+    }
+
+    /// The environment of a function as resolved from the template, plus the AWS endpoint,
+    /// region and credentials it is given (what `cargo lambda watch --env-file` needs to run
+    /// the function against this stack).
+    pub fn function_environment(&self, logical_id: &str) -> Option<&BTreeMap<String, String>> {
+        self.environments.get(logical_id)
+    }
+
+    /// Writes `<LogicalId>.env` (`KEY=VALUE` lines) for every function into `dir`.
+    pub fn write_env_files(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut written = vec![];
+        for (id, env) in &self.environments {
+            let path = dir.join(format!("{id}.env"));
+            let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
     }
 
     /// `http://127.0.0.1:<port>`
@@ -330,6 +355,7 @@ impl LocalStack {
                         "name": physical.name,
                         "arn": physical.arn,
                         "executable": self.binaries[id],
+                        "environment": self.environments[id],
                         "pids": pool.pids(),
                         "instances": pool.instances(),
                     }),

@@ -23,6 +23,7 @@ Options:
                          Metadata.BuildProperties.Binary (default: the directory of this
                          executable, i.e. the cargo target dir)
   --port N               gateway port on 127.0.0.1; 0 = a free port (default: 3000)
+  --env-dir DIR          write <LogicalId>.env per function (for `cargo lambda watch --env-file`)
   --state-file PATH      write a JSON description (gateway URL, resources, secret values, PIDs)
   --parameter NAME=VALUE override a template parameter (repeatable)
   --secret ID=VALUE      value of the secret with logical id ID (repeatable)
@@ -42,6 +43,7 @@ struct Args {
     bin_dir: Option<PathBuf>,
     port: u16,
     state_file: Option<PathBuf>,
+    env_dir: Option<PathBuf>,
     parameters: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
     max_instances: usize,
@@ -56,6 +58,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<A
         bin_dir: None,
         port: 3000,
         state_file: None,
+        env_dir: None,
         parameters: BTreeMap::new(),
         secrets: BTreeMap::new(),
         max_instances: 4,
@@ -86,6 +89,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<A
             "--bin-dir" => out.bin_dir = Some(value()?.into()),
             "--port" => out.port = value()?.parse().context("--port takes a port number")?,
             "--state-file" => out.state_file = Some(value()?.into()),
+            "--env-dir" => out.env_dir = Some(value()?.into()),
             "--parameter" => {
                 let (k, v) = pair(value()?, "--parameter")?;
                 out.parameters.insert(k, v);
@@ -282,6 +286,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     if let Some(path) = &args.state_file {
         write_state(path, &stack)?;
+    }
+    if let Some(dir) = &args.env_dir {
+        stack.write_env_files(dir)?;
     }
     print_summary(
         &stack,
