@@ -35,7 +35,8 @@ start_moto() {
   ensure_venv
   local port="${MOTO_PORT:-$(free_port)}"
   local logf="$FRONTDESK_CACHE/moto-$port.log"
-  moto_server -H 127.0.0.1 -p "$port" >"$logf" 2>&1 &
+  # scripts/moto_server.py: moto with DynamoDB requests serialised (see the file).
+  python "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logf" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then break; fi
