@@ -2,6 +2,11 @@
 //! `{{variable}}` templates. No I/O, no AWS types.
 
 pub mod config;
+pub mod dates;
+pub mod locks;
+pub mod phone;
+pub mod slots;
+pub mod speak;
 pub mod template;
 pub mod validate;
 
