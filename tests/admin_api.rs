@@ -10,7 +10,9 @@ use frontdesk_app::admin::{AdminContext, MAX_BODY_BYTES, handle};
 use frontdesk_app::auth::AdminAuth;
 use frontdesk_app::secrets::{CachedSecrets, SecretsManager};
 use frontdesk_app::store::dynamodb::DynamoStore;
-use frontdesk_app::store::{BusinessPage, BusinessRecord, BusinessStore, StoreError};
+use frontdesk_app::store::{
+    BusinessPage, BusinessRecord, BusinessStore, StoreError, ToolProfile, ToolSecretHash,
+};
 use frontdesk_tests::stack::TestStack;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
@@ -48,6 +50,14 @@ impl BusinessStore for CountingStore {
     async fn business_for_number(&self, e164: &str) -> Result<Option<String>, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.business_for_number(e164).await
+    }
+    async fn tool_profile(&self, id: &str) -> Result<Option<ToolProfile>, StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.tool_profile(id).await
+    }
+    async fn set_tool_secrets(&self, id: &str, h: &[ToolSecretHash]) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.set_tool_secrets(id, h).await
     }
 }
 

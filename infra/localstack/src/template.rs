@@ -1010,6 +1010,13 @@ mod tests {
                 "GET /admin/businesses/{business_id}",
                 "PATCH /admin/businesses/{business_id}",
                 "POST /admin/businesses",
+                "POST /admin/businesses/{business_id}/tool-secret",
+                "POST /tools/{business_id}/check_availability",
+                "POST /tools/{business_id}/create_booking",
+                "POST /tools/{business_id}/find_bookings",
+                "POST /tools/{business_id}/log_call",
+                "POST /tools/{business_id}/update_booking",
+                "POST /tools/{business_id}/upsert_contact",
                 "PUT /admin/businesses/{business_id}",
             ]
         );

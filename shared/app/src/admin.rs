@@ -7,6 +7,7 @@
 //! - `PUT    /admin/businesses/{business_id}`   replace (If-Match required)
 //! - `PATCH  /admin/businesses/{business_id}`   JSON merge patch, RFC 7396 (If-Match required)
 //! - `DELETE /admin/businesses/{business_id}`   delete (If-Match required)
+//! - `POST   /admin/businesses/{business_id}/tool-secret`  new tool secret, shown once (`?grace_hours=`)
 //!
 //! Every request is authenticated before anything is parsed, read or written.
 
@@ -92,6 +93,13 @@ async fn route(ctx: &AdminContext, req: Request) -> Result<Response<Body>, Probl
                 Method::PATCH => patch(ctx, &req, &id).await,
                 Method::DELETE => delete(ctx, &req, &id).await,
                 _ => Err(Problem::method_not_allowed("GET, PUT, PATCH, DELETE")),
+            }
+        }
+        ["admin", "businesses", id, "tool-secret"] => {
+            let id = (*id).to_owned();
+            match *req.method() {
+                Method::POST => rotate_tool_secret(ctx, &req, &id).await,
+                _ => Err(Problem::method_not_allowed("POST")),
             }
         }
         _ => Err(Problem::not_found(format!(
@@ -352,39 +360,111 @@ fn new_business_id(name: &str) -> String {
     }
 }
 
+/// Default time a replaced tool secret keeps working, so the agent's secret can be updated.
+pub const TOOL_SECRET_GRACE_HOURS: i64 = 24;
+
+/// `POST /admin/businesses/{id}/tool-secret[?grace_hours=N]`: issues a new tool secret (shown
+/// once; only its SHA-256 is stored), or installs the one sent as `{"tool_secret": "..."}`
+/// (16 to 256 printable ASCII characters, e.g. a secret already stored in ElevenLabs).
+/// Earlier secrets keep working for `grace_hours` (default 24, 0 revokes them at once).
+async fn rotate_tool_secret(
+    ctx: &AdminContext,
+    req: &Request,
+    id: &str,
+) -> Result<Response<Body>, Problem> {
+    let grace = match req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("grace_hours"))
+    {
+        None => TOOL_SECRET_GRACE_HOURS,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (0..=720).contains(h))
+            .ok_or_else(|| {
+                Problem::bad_request("`grace_hours` must be a whole number from 0 to 720.")
+            })?,
+    };
+    let chosen = if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let doc = json_body(req, &["application/json"])?;
+        match doc.get("tool_secret") {
+            Some(Value::String(s))
+                if (16..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Some(s.clone())
+            }
+            _ => {
+                return Err(Problem::validation(vec![FieldError::new(
+                    "/tool_secret",
+                    "`tool_secret` must be a string of 16 to 256 printable ASCII characters without spaces (or send no body to get a generated one)",
+                )]));
+            }
+        }
+    };
+    let profile = ctx
+        .store
+        .tool_profile(id)
+        .await
+        .map_err(store_unavailable)?
+        .ok_or_else(|| Problem::not_found(format!("There is no business with id {id:?}.")))?;
+    let now = Utc::now();
+    let until = now + chrono::Duration::hours(grace);
+    let mut hashes: Vec<crate::store::ToolSecretHash> = profile
+        .secrets
+        .into_iter()
+        .filter(|h| h.expires_at.is_none_or(|t| t > now) && grace > 0)
+        .map(|mut h| {
+            h.expires_at = Some(h.expires_at.map_or(until, |t| t.min(until)));
+            h
+        })
+        .collect();
+    let secret = chosen.unwrap_or_else(new_tool_secret);
+    hashes.retain(|h| h.sha256 != crate::idempotency::hex_sha256(secret.as_bytes()));
+    hashes.push(crate::store::ToolSecretHash {
+        sha256: crate::idempotency::hex_sha256(secret.as_bytes()),
+        created_at: now,
+        expires_at: None,
+    });
+    ctx.store
+        .set_tool_secrets(id, &hashes)
+        .await
+        .map_err(|e| store_problem(e, &profile.business.config))?;
+    tracing::info!(business_id = %id, grace_hours = grace, "tool secret rotated");
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({
+            "business_id": id,
+            "tool_secret": secret,
+            "header": crate::tools::SECRET_HEADER,
+            "previous_secrets_valid_until": (grace > 0 && hashes.len() > 1).then_some(until),
+            "tool_base_path": format!("/tools/{id}/"),
+        }),
+        &[],
+    ))
+}
+
+/// 244 random bits (two v4 UUIDs from the OS generator), base64url, with a recognisable prefix.
+fn new_tool_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    format!(
+        "fdt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
 // ---------------------------------------------------------------- requests
 
 fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Reads the body as JSON: 413 over the limit, 415 for another media type, 400 when malformed.
 fn json_body(req: &Request, accepted: &[&str]) -> Result<Value, Problem> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(Problem::payload_too_large(MAX_BODY_BYTES));
-    }
-    if let Some(ct) = header_str(req, header::CONTENT_TYPE) {
-        let media = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !accepted.contains(&media.as_str()) {
-            return Err(Problem::unsupported_media_type(format!(
-                "Content-Type {media:?} is not accepted here; send {}.",
-                accepted.join(" or ")
-            )));
-        }
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::malformed_json(
-            "The request body is empty; send a JSON object.",
-        ));
-    }
-    serde_json::from_slice(bytes)
-        .map_err(|e| Problem::malformed_json(format!("The request body is not valid JSON: {e}.")))
+    crate::request::json_body(req, accepted, MAX_BODY_BYTES)
 }
 
 fn etag(record: &BusinessRecord) -> String {

@@ -11,9 +11,14 @@
 pub mod admin;
 pub mod auth;
 pub mod aws;
+pub mod booking;
 pub mod env;
+pub mod idempotency;
 pub mod keys;
+pub mod metrics;
 pub mod problem;
+pub mod request;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod tools;

@@ -60,4 +60,25 @@ pub trait BusinessStore: Send + Sync {
     async fn delete(&self, record: &BusinessRecord) -> Result<(), StoreError>;
     /// The business that owns a phone number (E.164), if any.
     async fn business_for_number(&self, e164: &str) -> Result<Option<String>, StoreError>;
+    /// The business and the hashes of its tool secrets, in one round trip (tool calls).
+    async fn tool_profile(&self, id: &str) -> Result<Option<ToolProfile>, StoreError>;
+    /// Replaces the tool secret hashes of an existing business.
+    async fn set_tool_secrets(&self, id: &str, hashes: &[ToolSecretHash])
+    -> Result<(), StoreError>;
+}
+
+/// The SHA-256 (hex) of one tool secret; a rotated-out secret keeps working until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolSecretHash {
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a tool call needs about its business: configuration and tool secret hashes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolProfile {
+    pub business: BusinessRecord,
+    pub secrets: Vec<ToolSecretHash>,
 }

@@ -17,7 +17,9 @@ use frontdesk_rules::BusinessConfig;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-use super::business::{BusinessPage, BusinessRecord, BusinessStore, StoreError};
+use super::business::{
+    BusinessPage, BusinessRecord, BusinessStore, StoreError, ToolProfile, ToolSecretHash,
+};
 use crate::keys;
 
 /// The product's table.
@@ -100,6 +102,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
 /// What one item of a transaction stands for, to explain a cancellation.
 enum Op {
     Config,
+    Other,
     Claim(String),
     Release(String),
 }
@@ -109,6 +112,13 @@ impl DynamoStore {
         HashMap::from([
             (keys::PK.to_owned(), s(keys::business_pk(id))),
             (keys::SK.to_owned(), s(keys::CONFIG_SK)),
+        ])
+    }
+
+    fn tool_auth_key(id: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (keys::PK.to_owned(), s(keys::business_pk(id))),
+            (keys::SK.to_owned(), s(keys::TOOL_AUTH_SK)),
         ])
     }
 
@@ -237,6 +247,7 @@ fn explain_cancellation(
                 StoreError::Unavailable(format!("number {n}: {code}; retry"))
             }
             (Op::Config, _) => StoreError::Unavailable(format!("business {id}: {code}; retry")),
+            (Op::Other, _) => StoreError::Unavailable(format!("business {id}: {code}; retry")),
         };
     }
     StoreError::Unavailable(format!(
@@ -354,6 +365,18 @@ impl BusinessStore for DynamoStore {
             Op::Config,
             TransactWriteItem::builder().delete(delete).build(),
         )];
+        ops.push((
+            Op::Other,
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::tool_auth_key(&record.id)))
+                        .build()
+                        .map_err(unavailable)?,
+                )
+                .build(),
+        ));
         for number in numbers(&record.config) {
             ops.push((
                 Op::Release(number.clone()),
@@ -382,6 +405,112 @@ impl BusinessStore for DynamoStore {
             .item
             .and_then(|i| i.get("business_id").and_then(|v| v.as_s().ok()).cloned()))
     }
+
+    async fn tool_profile(&self, id: &str) -> Result<Option<ToolProfile>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut request = HashMap::from([(
+            self.table.clone(),
+            KeysAndAttributes::builder()
+                .keys(Self::config_key(id))
+                .keys(Self::tool_auth_key(id))
+                .consistent_read(true)
+                .build()
+                .map_err(unavailable)?,
+        )]);
+        let mut items = vec![];
+        // Unprocessed keys are retried (rare: throttling); each retry is another round trip.
+        for _ in 0..5 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if let Some(found) = out.responses().and_then(|r| r.get(&self.table)) {
+                items.extend(found.iter().cloned());
+            }
+            match out.unprocessed_keys().filter(|u| !u.is_empty()) {
+                Some(rest) => request = rest.clone(),
+                None => break,
+            }
+        }
+        let mut business = None;
+        let mut secrets = vec![];
+        for item in items {
+            match item
+                .get(keys::SK)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
+                Some(keys::CONFIG_SK) => {
+                    let config: ConfigItem = from_item(item).map_err(|e| {
+                        StoreError::Unavailable(format!("stored business {id} is unreadable: {e}"))
+                    })?;
+                    business = Some(config.into_record());
+                }
+                Some(keys::TOOL_AUTH_SK) => {
+                    let auth: ToolAuthItem = from_item(item).map_err(|e| {
+                        StoreError::Unavailable(format!("tool auth of {id} is unreadable: {e}"))
+                    })?;
+                    secrets = auth.hashes;
+                }
+                _ => {}
+            }
+        }
+        Ok(business.map(|business| ToolProfile { business, secrets }))
+    }
+
+    async fn set_tool_secrets(
+        &self,
+        id: &str,
+        hashes: &[ToolSecretHash],
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::ConditionCheck;
+        let item = to_item(ToolAuthItem {
+            pk: keys::business_pk(id),
+            sk: keys::TOOL_AUTH_SK.to_owned(),
+            hashes: hashes.to_vec(),
+        })
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let ops = vec![
+            (
+                Op::Config,
+                TransactWriteItem::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::config_key(id)))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .map_err(unavailable)?,
+                    )
+                    .build(),
+            ),
+            (
+                Op::Other,
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(unavailable)?,
+                    )
+                    .build(),
+            ),
+        ];
+        let missing = id.to_owned();
+        self.transact(id, ops, |_| StoreError::NotFound(missing.clone()))
+            .await
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ToolAuthItem {
+    pk: String,
+    sk: String,
+    hashes: Vec<ToolSecretHash>,
 }
 
 fn numbers(config: &BusinessConfig) -> BTreeSet<String> {

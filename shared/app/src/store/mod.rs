@@ -3,4 +3,6 @@
 pub mod business;
 pub mod dynamodb;
 
-pub use business::{BusinessPage, BusinessRecord, BusinessStore, StoreError};
+pub use business::{
+    BusinessPage, BusinessRecord, BusinessStore, StoreError, ToolProfile, ToolSecretHash,
+};

@@ -1,0 +1,212 @@
+//! `frontdesk-measure`: runs built function binaries under the Lambda Runtime API emulator
+//! and reports, for each sample event, the init time (process spawn → first `next`) and the
+//! invocation times (first, then warm p50 / p99 / max).
+//!
+//! ```sh
+//! source scripts/lib.sh && start_moto
+//! cargo build --release --bins     # or debug: --bin-dir target/debug
+//! frontdesk-measure --bin-dir "$CARGO_TARGET_DIR/release" --iterations 50 events/tool-*.json
+//! ```
+//!
+//! Before measuring it creates the stack on moto and replays `--setup` events (default:
+//! `events/admin-create-business.json` and `events/admin-rotate-tool-secret.json`, so the
+//! tool events find the demo business and its local tool secret). Each event's function is
+//! found by the event's `routeKey` in the template.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use frontdesk_localstack::{LocalStack, LocalStackConfig, Template};
+use serde_json::Value;
+
+const USAGE: &str = "usage: frontdesk-measure [--template template.yaml] [--bin-dir DIR] \
+[--iterations N] [--setup EVENT]... EVENT...";
+
+struct Args {
+    template: PathBuf,
+    bin_dir: Option<PathBuf>,
+    iterations: usize,
+    setup: Vec<PathBuf>,
+    events: Vec<PathBuf>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        template: "template.yaml".into(),
+        bin_dir: None,
+        iterations: 20,
+        setup: vec![],
+        events: vec![],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--template" => a.template = value()?.into(),
+            "--bin-dir" => a.bin_dir = Some(value()?.into()),
+            "--iterations" => a.iterations = value()?.parse().context("--iterations")?,
+            "--setup" => a.setup.push(value()?.into()),
+            "-h" | "--help" => bail!("{USAGE}"),
+            s if s.starts_with('-') => bail!("unknown flag {s}\n{USAGE}"),
+            _ => a.events.push(arg.into()),
+        }
+    }
+    if a.events.is_empty() {
+        bail!("no events given\n{USAGE}");
+    }
+    if a.setup.is_empty() {
+        a.setup = vec![
+            "events/admin-create-business.json".into(),
+            "events/admin-rotate-tool-secret.json".into(),
+        ];
+    }
+    Ok(a)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if std::env::var("AWS_ENDPOINT_URL").map_or(true, |v| v.is_empty()) {
+        bail!(
+            "AWS_ENDPOINT_URL is not set: start moto first (source scripts/lib.sh && start_moto)"
+        );
+    }
+    let template = Template::load(&args.template)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let bin_dir = args.bin_dir.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .unwrap_or_else(|| "target/debug".into())
+    });
+    let stack_name = format!(
+        "measure-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut config = LocalStackConfig::new(&stack_name, bin_dir.clone());
+    config.gateway_addr = ([127, 0, 0, 1], 0).into();
+    config.max_instances = 1;
+    config.forward_output = false;
+    config
+        .provision
+        .secret_values
+        .insert("AdminTokenSecret".into(), "local-dev-admin-token".into());
+    let stack = LocalStack::start(&sdk, &template, config).await?;
+    let route_function = |event: &Value| -> anyhow::Result<String> {
+        let key = event["routeKey"]
+            .as_str()
+            .context("event has no routeKey")?;
+        stack
+            .routes()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, f)| f.clone())
+            .with_context(|| format!("no function serves {key}"))
+    };
+    let load = |p: &PathBuf| -> anyhow::Result<(Value, Vec<u8>)> {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        Ok((serde_json::from_slice(&bytes)?, bytes))
+    };
+    for p in &args.setup {
+        let (event, bytes) = load(p)?;
+        let f = route_function(&event)?;
+        let out = stack.function(&f).unwrap().invoke(bytes).await?;
+        let v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
+        println!("setup {} -> {}", p.display(), v["statusCode"]);
+    }
+    println!(
+        "\nbinaries: {}   iterations per event: {}\n",
+        bin_dir.display(),
+        args.iterations
+    );
+    println!(
+        "{:<34} {:>9} {:>10} {:>9} {:>9} {:>9}  answer",
+        "event", "init ms", "first ms", "p50 ms", "p99 ms", "max ms"
+    );
+    let mut failed = false;
+    for p in &args.events {
+        let (event, bytes) = load(p)?;
+        let f = route_function(&event)?;
+        let pool = stack.function(&f).unwrap();
+        // A fresh instance for the cold start: this event's function may have served setup.
+        pool.kill_all();
+        let seen = pool.invocations().len();
+        let mut answer = String::new();
+        for _ in 0..=args.iterations {
+            match pool.invoke(bytes.clone()).await {
+                Ok(out) => {
+                    let v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
+                    let body: Value = v["body"]
+                        .as_str()
+                        .and_then(|b| serde_json::from_str(b).ok())
+                        .unwrap_or(Value::Null);
+                    answer = format!(
+                        "{} {}",
+                        v["statusCode"],
+                        body.get("error")
+                            .or(body.get("ok"))
+                            .or(body.get("type"))
+                            .map(Value::to_string)
+                            .unwrap_or_default()
+                    );
+                }
+                Err(e) => {
+                    answer = format!("invoke failed: {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let records = pool.invocations();
+        let records = &records[seen..];
+        let init = records.iter().find_map(|r| r.init_duration).map(ms);
+        let first = records.first().map(|r| ms(r.duration));
+        let mut warm: Vec<f64> = records.iter().skip(1).map(|r| ms(r.duration)).collect();
+        warm.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "{:<34} {:>9.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2}  {}",
+            p.file_name().unwrap().to_string_lossy(),
+            init.unwrap_or(f64::NAN),
+            first.unwrap_or(f64::NAN),
+            percentile(&warm, 0.5),
+            percentile(&warm, 0.99),
+            warm.last().copied().unwrap_or(f64::NAN),
+            answer
+        );
+    }
+    stack.shutdown().await;
+    if failed {
+        bail!("an invocation failed");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("frontdesk-measure: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
