@@ -1,6 +1,8 @@
 //! `frontdesk-measure`: runs built function binaries under the Lambda Runtime API emulator
-//! and reports, for each sample event, the init time (process spawn → first `next`) and the
-//! invocation times (first, then warm p50 / p99 / max).
+//! and reports, for each sample event, the init time (process spawn → first `next`), the
+//! invocation times (first, then warm p50 / p99 / max) and the DynamoDB round trips of the
+//! first call and the most of any warm call (`first/warm`, from the functions'
+//! `dynamodb_round_trips` log field).
 //!
 //! ```sh
 //! source scripts/lib.sh && start_moto
@@ -132,8 +134,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.iterations
     );
     println!(
-        "{:<34} {:>9} {:>10} {:>9} {:>9} {:>9}  answer",
-        "event", "init ms", "first ms", "p50 ms", "p99 ms", "max ms"
+        "{:<34} {:>9} {:>10} {:>9} {:>9} {:>9} {:>11}  answer",
+        "event", "init ms", "first ms", "p50 ms", "p99 ms", "max ms", "ddb trips"
     );
     let mut failed = false;
     for p in &args.events {
@@ -141,11 +143,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let f = route_function(&event)?;
         let pool = stack.function(&f).unwrap();
         // A fresh instance for the cold start: this event's function may have served setup.
-        pool.kill_all();
+        pool.recycle_idle();
         let seen = pool.invocations().len();
         let mut answer = String::new();
-        for _ in 0..=args.iterations {
-            match pool.invoke(bytes.clone()).await {
+        let mut first_trips = None;
+        for i in 0..=args.iterations {
+            let result = pool.invoke(bytes.clone()).await;
+            // The log line travels through a pipe: give it a moment (outside the timings).
+            for _ in 0..20 {
+                if i > 0 || first_trips.is_some() {
+                    break;
+                }
+                first_trips = logged_trips(&pool.latest_output()).last().copied();
+                if first_trips.is_none() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            match result {
                 Ok(out) => {
                     let v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
                     let body: Value = v["body"]
@@ -175,14 +189,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let first = records.first().map(|r| ms(r.duration));
         let mut warm: Vec<f64> = records.iter().skip(1).map(|r| ms(r.duration)).collect();
         warm.sort_by(|a, b| a.total_cmp(b));
+        // The output tail keeps the last 40 lines: the first call's line is read right after it.
+        let all = logged_trips(&pool.latest_output());
+        let warm_trips = if all.len() == args.iterations + 1 {
+            &all[1..]
+        } else {
+            &all[..]
+        };
+        let trips = match (first_trips, warm_trips.iter().max()) {
+            (Some(f), Some(w)) => format!("{f}/{w}"),
+            (Some(f), None) => format!("{f}/-"),
+            _ => "-".to_owned(),
+        };
         println!(
-            "{:<34} {:>9.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2}  {}",
+            "{:<34} {:>9.1} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>11}  {}",
             p.file_name().unwrap().to_string_lossy(),
             init.unwrap_or(f64::NAN),
             first.unwrap_or(f64::NAN),
             percentile(&warm, 0.5),
             percentile(&warm, 0.99),
             warm.last().copied().unwrap_or(f64::NAN),
+            trips,
             answer
         );
     }
@@ -191,6 +218,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bail!("an invocation failed");
     }
     Ok(())
+}
+
+/// The `dynamodb_round_trips` log fields of an instance's output, in order.
+fn logged_trips(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["fields"]["dynamodb_round_trips"].as_u64())
+        .collect()
 }
 
 #[tokio::main]

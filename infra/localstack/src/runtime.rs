@@ -471,6 +471,26 @@ impl FunctionPool {
             .collect()
     }
 
+    /// The last output lines (stdout and stderr, at most 40) of the newest instance.
+    pub fn latest_output(&self) -> Vec<String> {
+        self.inner
+            .all
+            .lock()
+            .unwrap()
+            .last()
+            .map(|i| i.state.lock().unwrap().tail.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Kills the idle instances (as Lambda does when it recycles execution environments): the
+    /// next invocation starts a fresh instance, with its init measured. The pool stays open.
+    pub fn recycle_idle(&self) {
+        let idle: Vec<Arc<Instance>> = std::mem::take(&mut *self.inner.idle.lock().unwrap());
+        for inst in idle {
+            inst.kill("recycled");
+        }
+    }
+
     /// Kills every instance without waiting. Later invocations fail with
     /// [`InvokeError::Shutdown`].
     pub fn kill_all(&self) {

@@ -1,7 +1,9 @@
 //! frontdesk's handlers and adapters.
 //!
 //! - `admin`: the admin API handler (business configuration).
-//! - `store`: persistence traits and their DynamoDB adapter; `keys` names every key.
+//! - `store`, `booking`: persistence traits and their DynamoDB adapters; `dynamo` runs their
+//!   transactions; `idempotency` guards every write; `keys` names every key.
+//! - `tools`: the in-call tool handlers (one function each).
 //! - `secrets`, `auth`: Secrets Manager with a per-container cache; admin bearer tokens.
 //! - `problem`: RFC 9457 problem details for every HTTP error.
 //! - `aws`, `env`, `telemetry`: per-container wiring used by `functions/*/src/main.rs`.
@@ -12,6 +14,7 @@ pub mod admin;
 pub mod auth;
 pub mod aws;
 pub mod booking;
+pub mod dynamo;
 pub mod env;
 pub mod idempotency;
 pub mod keys;

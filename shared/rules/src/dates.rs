@@ -1202,7 +1202,13 @@ mod tests {
             parse_start("tomorrow 9am", New_York),
             Err(unparseable("tomorrow 9am"))
         );
-        for input in ["tomorrow", "9am", "tomorrow 25:00", "someday 9am", "next 9am"] {
+        for input in [
+            "tomorrow",
+            "9am",
+            "tomorrow 25:00",
+            "someday 9am",
+            "next 9am",
+        ] {
             assert_eq!(
                 parse_start_on(input, New_York, today()),
                 Err(unparseable(input)),

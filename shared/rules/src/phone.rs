@@ -14,6 +14,12 @@ pub enum PhoneError {
     Invalid(String),
 }
 
+/// Loads the phone-number metadata (`phonenumber` builds its database lazily, which takes
+/// hundreds of milliseconds): call it while a container initialises, not on a caller's time.
+pub fn warm_up() {
+    let _ = normalize("+12125550100", None);
+}
+
 /// The ISO 3166 country of an E.164 number (e.g. `"US"` for `+12125550100`), if known.
 pub fn country_of(e164: &str) -> Option<Id> {
     phonenumber::parse(None, e164).ok()?.country().id()

@@ -4,8 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -20,11 +19,10 @@ use serde_json::Value;
 use super::{
     Booking, BookingError, BookingStatus, BookingStore, CallLog, Caps, ContactUpdate, Move, Written,
 };
+use crate::dynamo::{self, MAX_TRANSACTION_ITEMS, TxFailure};
 use crate::idempotency::{IdemKey, Idempotency, Replay};
 use crate::keys;
 
-/// DynamoDB's limit of items per `TransactWriteItems`.
-pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// How far before a queried range a booking's occupied span may start (buffers of up to a day
 /// each side plus a 12-hour service fit well inside).
 const LOOKBEHIND_DAYS: i64 = 3;
@@ -396,38 +394,23 @@ impl DynamoBookings {
         if tx.items.len() > MAX_TRANSACTION_ITEMS {
             return Err(BookingError::TooLarge(tx.items.len()));
         }
-        let (roles, items): (Vec<Role>, Vec<TransactWriteItem>) = tx.items.into_iter().unzip();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Written::Fresh),
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    explain(&roles, c.cancellation_reasons(), idem, id, now)
-                }
-                other => Err(BookingError::Unavailable(
-                    DisplayErrorContext(other).to_string(),
-                )),
-            },
-            Err(e) => Err(unavailable(e)),
+        match dynamo::transact(&self.client, tx.items).await {
+            Ok(()) => Ok(Written::Fresh),
+            Err(TxFailure::Cancelled(cancelled)) => explain(&cancelled, idem, id, now),
+            Err(TxFailure::Unavailable(e)) => Err(BookingError::Unavailable(e)),
         }
     }
 }
 
 fn explain(
-    roles: &[Role],
-    reasons: &[CancellationReason],
+    cancelled: &[(Role, CancellationReason)],
     idem: &IdemKey,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Written, BookingError> {
     // The idempotency record first: a replay also fails the other conditions (the first run
     // holds the locks), and must answer with the first result, not "slot taken".
-    for (role, reason) in roles.iter().zip(reasons) {
+    for (role, reason) in cancelled {
         if *role == Role::Idempotency && reason.code() == Some("ConditionalCheckFailed") {
             return match Idempotency::explain(idem, reason.item(), now) {
                 Replay::Completed(v) => Ok(Written::Replayed(v)),
@@ -435,29 +418,25 @@ fn explain(
             };
         }
     }
-    for (role, reason) in roles.iter().zip(reasons) {
-        let code = reason.code().unwrap_or("None");
-        if code == "None" {
-            continue;
-        }
-        return Err(match (role, code) {
-            (Role::Lock, "ConditionalCheckFailed") => BookingError::SlotTaken,
-            (Role::DailyCap, "ConditionalCheckFailed") => BookingError::DailyCapReached,
-            (Role::StaffCap, "ConditionalCheckFailed") => BookingError::StaffCapReached,
-            (Role::NewBooking, "ConditionalCheckFailed") => BookingError::IdTaken(id.to_owned()),
-            (Role::Booking, "ConditionalCheckFailed") => match reason.item() {
-                None => BookingError::NotFound(id.to_owned()),
-                Some(_) => BookingError::Stale(id.to_owned()),
-            },
-            // Another transaction was writing one of our items at the same moment.
-            (Role::Lock, "TransactionConflict") => BookingError::SlotTaken,
-            (_, "TransactionConflict") => BookingError::Stale(id.to_owned()),
-            (role, code) => BookingError::Unavailable(format!("{role:?} item: {code}; retry")),
-        });
-    }
-    Err(BookingError::Unavailable(format!(
-        "transaction for booking {id} cancelled without a reason"
-    )))
+    let Some((role, reason, code)) = dynamo::first_failure(cancelled) else {
+        return Err(BookingError::Unavailable(format!(
+            "transaction for booking {id} cancelled without a reason"
+        )));
+    };
+    Err(match (role, code) {
+        (Role::Lock, "ConditionalCheckFailed") => BookingError::SlotTaken,
+        (Role::DailyCap, "ConditionalCheckFailed") => BookingError::DailyCapReached,
+        (Role::StaffCap, "ConditionalCheckFailed") => BookingError::StaffCapReached,
+        (Role::NewBooking, "ConditionalCheckFailed") => BookingError::IdTaken(id.to_owned()),
+        (Role::Booking, "ConditionalCheckFailed") => match reason.item() {
+            None => BookingError::NotFound(id.to_owned()),
+            Some(_) => BookingError::Stale(id.to_owned()),
+        },
+        // Still conflicting after the retries: another writer holds one of the locks now.
+        (Role::Lock, "TransactionConflict") => BookingError::SlotTaken,
+        (_, "TransactionConflict") => BookingError::Stale(id.to_owned()),
+        (role, code) => BookingError::Unavailable(format!("{role:?} item: {code}; retry")),
+    })
 }
 
 #[async_trait]

@@ -4,8 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem,
@@ -20,6 +19,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use super::business::{
     BusinessPage, BusinessRecord, BusinessStore, StoreError, ToolProfile, ToolSecretHash,
 };
+use crate::dynamo::{self, TxFailure};
 use crate::keys;
 
 /// The product's table.
@@ -100,6 +100,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 /// What one item of a transaction stands for, to explain a cancellation.
+#[derive(Clone)]
 enum Op {
     Config,
     Other,
@@ -197,62 +198,47 @@ impl DynamoStore {
         ops: Vec<(Op, TransactWriteItem)>,
         on_config_failure: impl Fn(Option<&HashMap<String, AttributeValue>>) -> StoreError,
     ) -> Result<(), StoreError> {
-        let (ops, items): (Vec<Op>, Vec<TransactWriteItem>) = ops.into_iter().unzip();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
+        dynamo::transact(&self.client, ops)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => Err(
-                    explain_cancellation(id, &ops, c.cancellation_reasons(), on_config_failure),
-                ),
-                other => Err(StoreError::Unavailable(
-                    DisplayErrorContext(other).to_string(),
-                )),
-            },
-            Err(e) => Err(unavailable(e)),
-        }
+            .map_err(|failure| match failure {
+                TxFailure::Cancelled(cancelled) => {
+                    explain_cancellation(id, &cancelled, on_config_failure)
+                }
+                TxFailure::Unavailable(e) => StoreError::Unavailable(e),
+            })
     }
 }
 
 fn explain_cancellation(
     id: &str,
-    ops: &[Op],
-    reasons: &[CancellationReason],
+    cancelled: &[(Op, CancellationReason)],
     on_config_failure: impl Fn(Option<&HashMap<String, AttributeValue>>) -> StoreError,
 ) -> StoreError {
-    for (op, reason) in ops.iter().zip(reasons) {
-        let code = reason.code().unwrap_or("None");
-        if code == "None" {
-            continue;
+    let Some((op, reason, code)) = dynamo::first_failure(cancelled) else {
+        return StoreError::Unavailable(format!(
+            "transaction for business {id} cancelled without a reason"
+        ));
+    };
+    match (op, code) {
+        (Op::Config, "ConditionalCheckFailed") => on_config_failure(reason.item()),
+        (Op::Claim(number), "ConditionalCheckFailed") => StoreError::NumberTaken {
+            number: number.clone(),
+            owner: reason
+                .item()
+                .and_then(|i| i.get("business_id"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_else(|| "another business".to_owned()),
+        },
+        // Two writers raced on the same item: the loser's base is stale.
+        (Op::Config, "TransactionConflict") => StoreError::VersionMismatch(id.to_owned()),
+        (Op::Claim(n) | Op::Release(n), _) => {
+            StoreError::Unavailable(format!("number {n}: {code}; retry"))
         }
-        return match (op, code) {
-            (Op::Config, "ConditionalCheckFailed") => on_config_failure(reason.item()),
-            (Op::Claim(number), "ConditionalCheckFailed") => StoreError::NumberTaken {
-                number: number.clone(),
-                owner: reason
-                    .item()
-                    .and_then(|i| i.get("business_id"))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_else(|| "another business".to_owned()),
-            },
-            // Two writers raced on the same item: the loser's base is stale.
-            (Op::Config, "TransactionConflict") => StoreError::VersionMismatch(id.to_owned()),
-            (Op::Claim(n) | Op::Release(n), _) => {
-                StoreError::Unavailable(format!("number {n}: {code}; retry"))
-            }
-            (Op::Config, _) => StoreError::Unavailable(format!("business {id}: {code}; retry")),
-            (Op::Other, _) => StoreError::Unavailable(format!("business {id}: {code}; retry")),
-        };
+        (Op::Config | Op::Other, _) => {
+            StoreError::Unavailable(format!("business {id}: {code}; retry"))
+        }
     }
-    StoreError::Unavailable(format!(
-        "transaction for business {id} cancelled without a reason"
-    ))
 }
 
 #[async_trait]

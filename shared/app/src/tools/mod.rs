@@ -158,6 +158,8 @@ impl ToolContext {
         )
         .with_round_trips(round_trips);
         ctx.config_ttl = ttl;
+        // Init has CPU to spare; the first caller should not pay for the metadata load.
+        frontdesk_rules::phone::warm_up();
         Ok(ctx)
     }
 
