@@ -1,6 +1,7 @@
 //! The local stack against moto: provisioning template.yaml, the gateway in front of a real
-//! Lambda function binary (test-echo), and the SQS event-source mapping with a
-//! ReportBatchItemFailures consumer (test-consumer). Fixture: tests/fixtures/local-stack.yaml.
+//! Lambda function binary (test-echo), the SQS event-source mapping with a
+//! ReportBatchItemFailures consumer (test-consumer), and Schedule / ScheduleV2 events
+//! (test-echo as TickFunction). Fixture: tests/fixtures/local-stack.yaml.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,11 +26,26 @@ struct Harness {
     sdk: SdkConfig,
     stack: LocalStack,
     log: PathBuf,
+    /// Non-HTTP events test-echo got (TEST_ECHO_EVENTS_LOG), one JSON per line.
+    events_log: PathBuf,
 }
 
 /// Provisions the fixture under a unique stack name, runs `before` (e.g. to send messages
 /// before any poller runs), then starts the local stack on the same (reused) resources.
 async fn start_with<F, Fut>(prefix: &str, before: F) -> Harness
+where
+    F: FnOnce(SdkConfig, frontdesk_localstack::Stack) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    start_configured(prefix, before, |_| {}).await
+}
+
+/// [`start_with`], with `configure` applied to the config last.
+async fn start_configured<F, Fut>(
+    prefix: &str,
+    before: F,
+    configure: impl FnOnce(&mut LocalStackConfig),
+) -> Harness
 where
     F: FnOnce(SdkConfig, frontdesk_localstack::Stack) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -43,6 +59,8 @@ where
     before(sdk.clone(), provisioned).await;
     let log = std::env::temp_dir().join(format!("{name}-consumer.log"));
     let _ = std::fs::remove_file(&log);
+    let events_log = std::env::temp_dir().join(format!("{name}-echo-events.log"));
+    let _ = std::fs::remove_file(&events_log);
     let mut config = LocalStackConfig::new(&name, "/nonexistent");
     config.executables.insert(
         "EchoFunction".into(),
@@ -52,13 +70,27 @@ where
         "ConsumerFunction".into(),
         PathBuf::from(env!("CARGO_BIN_EXE_test-consumer")),
     );
+    config.executables.insert(
+        "TickFunction".into(),
+        PathBuf::from(env!("CARGO_BIN_EXE_test-echo")),
+    );
     config
         .extra_env
         .insert("TEST_CONSUMER_LOG".into(), log.display().to_string());
+    config.extra_env.insert(
+        "TEST_ECHO_EVENTS_LOG".into(),
+        events_log.display().to_string(),
+    );
+    configure(&mut config);
     let stack = LocalStack::start(&sdk, &template, config)
         .await
         .expect("start the local stack");
-    Harness { sdk, stack, log }
+    Harness {
+        sdk,
+        stack,
+        log,
+        events_log,
+    }
 }
 
 async fn start(prefix: &str) -> Harness {
@@ -738,4 +770,148 @@ async fn a_function_error_fails_the_whole_batch() {
         assert!(error.contains("failing the whole batch"), "{b:?}");
         assert_eq!(b.failed.len(), b.message_ids.len());
     }
+}
+
+fn logged_events(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_invoke_their_function_with_scheduled_events() {
+    // Every enabled schedule every 300 ms instead of its rate (1 minute, 1 day).
+    let h = start_configured(
+        "sched",
+        |_, _| async {},
+        |c| c.schedule_period_override = Some(Duration::from_millis(300)),
+    )
+    .await;
+    let s = h.stack.stack();
+    let tickers: BTreeMap<String, bool> = h
+        .stack
+        .schedules()
+        .iter()
+        .map(|t| (t.config().event.clone(), t.running()))
+        .collect();
+    assert_eq!(
+        tickers,
+        [
+            ("Nightly".to_string(), true),
+            ("Paused".to_string(), false),
+            ("Tick".to_string(), true),
+            ("Weekdays".to_string(), false),
+        ]
+        .into_iter()
+        .collect()
+    );
+    // The first tick comes one period after start, not at start.
+    assert!(h.stack.schedules().iter().all(|t| t.stats().ticks == 0));
+
+    let rule_arn = format!(
+        "arn:aws:events:{}:{}:rule/{}-TickFunctionTick",
+        s.region, s.account_id, s.name
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let events = logged_events(&h.events_log);
+        let ticks = events
+            .iter()
+            .filter(|e| e["source"] == "aws.events")
+            .count();
+        let nightly = events.iter().filter(|e| e["job"] == "nightly").count();
+        if ticks >= 3 && nightly >= 3 {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ticks} ticks, {nightly} nightly; events {events:?}; invocations {:?}; state {}",
+            h.stack.function("TickFunction").unwrap().invocations(),
+            h.stack.state()["schedules"],
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut ids = BTreeSet::new();
+    for e in &events {
+        if e["job"] == "nightly" {
+            // ScheduleV2 with Input: the function gets the Input as is.
+            assert_eq!(e, &json!({"job": "nightly"}));
+            continue;
+        }
+        let time = e["time"].as_str().unwrap();
+        let parsed = chrono::DateTime::parse_from_rfc3339(time).unwrap();
+        assert!(
+            (chrono::Utc::now() - parsed.with_timezone(&chrono::Utc)).num_seconds() < 60,
+            "{time}"
+        );
+        assert!(time.ends_with('Z') && !time.contains('.'), "{time}");
+        ids.insert(e["id"].as_str().unwrap().to_string());
+        assert_eq!(
+            e,
+            &json!({
+                "version": "0",
+                "id": e["id"],
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": s.account_id,
+                "time": time,
+                "region": s.region,
+                "resources": [rule_arn],
+                "detail": {},
+            })
+        );
+    }
+    assert_eq!(
+        ids.len(),
+        events
+            .iter()
+            .filter(|e| e["source"] == "aws.events")
+            .count(),
+        "every tick has its own id"
+    );
+    for t in h.stack.schedules() {
+        let stats = t.stats();
+        if t.running() {
+            assert!(stats.ticks >= 3 && stats.failed == 0, "{stats:?}");
+        } else {
+            assert_eq!(stats.ticks, 0, "{} is disabled", t.config().event);
+        }
+    }
+    // The state file lists every schedule.
+    let state = h.stack.state();
+    let listed = state["schedules"].as_array().unwrap();
+    assert_eq!(listed.len(), 4);
+    let weekdays = listed.iter().find(|l| l["event"] == "Weekdays").unwrap();
+    assert_eq!(weekdays["expression"], "cron(0 9 ? * MON-FRI *)");
+    assert_eq!(weekdays["not_run"], "disabled");
+    let nightly = listed.iter().find(|l| l["event"] == "Nightly").unwrap();
+    assert_eq!(nightly["type"], "ScheduleV2");
+    assert_eq!(nightly["period_ms"], 300);
+    assert_eq!(
+        nightly["resource_arn"],
+        format!(
+            "arn:aws:scheduler:{}:{}:schedule/default/nightly",
+            s.region, s.account_id
+        )
+    );
+    // The HTTP function is not involved.
+    assert!(
+        h.stack
+            .function("EchoFunction")
+            .unwrap()
+            .invocations()
+            .is_empty()
+    );
+
+    h.stack.shutdown().await;
+    let after = logged_events(&h.events_log).len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        logged_events(&h.events_log).len(),
+        after,
+        "no ticks after shutdown"
+    );
+    let _ = std::fs::remove_file(&h.events_log);
 }

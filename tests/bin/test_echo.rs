@@ -3,6 +3,9 @@
 //!
 //! Paths ending in `/crash` exit the process mid-invocation, `/error` return a function
 //! error, `/sleep` sleep 30 s (past any test timeout).
+//!
+//! Any other event (not an HTTP API request, e.g. a scheduled event) is appended as one JSON
+//! line to the file named by `TEST_ECHO_EVENTS_LOG` (when set) and answered with a 200.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +18,20 @@ use serde_json::{Value, json};
 
 async fn handler(event: LambdaEvent<Value>) -> Result<ApiGatewayV2httpResponse, Error> {
     let raw = event.payload;
+    if raw.get("requestContext").is_none() {
+        if let Ok(path) = std::env::var("TEST_ECHO_EVENTS_LOG") {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            // One write per line: O_APPEND keeps concurrent instances' lines whole.
+            f.write_all(format!("{raw}\n").as_bytes())?;
+        }
+        let mut resp = ApiGatewayV2httpResponse::default();
+        resp.status_code = 200;
+        return Ok(resp);
+    }
     let req = lambda_http::request::from_str(&raw.to_string())?;
     let path = req.raw_http_path().to_string();
     if path.ends_with("/crash") {

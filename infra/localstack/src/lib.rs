@@ -5,6 +5,8 @@
 //! * [`runtime`]: Lambda Runtime API emulator running the functions' real binaries.
 //! * [`gateway`]: HTTP API stand-in (payload format 2.0).
 //! * [`esm`]: SQS event-source mappings.
+//! * [`schedule`]: `Schedule` / `ScheduleV2` events (a ticker per schedule).
+//! * [`recorder`]: recording reverse proxy for the vendor mocks (`frontdesk-recorder`).
 //! * [`LocalStack`]: all of the above wired together (what the `frontdesk-local` bin runs).
 //!
 //! See README.md for usage.
@@ -13,7 +15,9 @@ pub mod esm;
 pub mod gateway;
 pub mod intrinsics;
 pub mod provision;
+pub mod recorder;
 pub mod runtime;
+pub mod schedule;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -32,6 +36,7 @@ pub use template::Template;
 
 use esm::{EsmConfig, EventSourceMapping};
 use gateway::{ApiInfo, Gateway, GatewayRoute, RoutePattern};
+use schedule::{ScheduleConfig, ScheduleTicker};
 
 /// Options of [`LocalStack::start`].
 #[derive(Debug, Clone)]
@@ -52,6 +57,10 @@ pub struct LocalStackConfig {
     pub forward_output: bool,
     /// Start the SQS event-source mappings.
     pub event_sources: bool,
+    /// Period of every enabled `Schedule` / `ScheduleV2` event instead of its own (to see
+    /// schedules fire in tests and demos); also makes `cron(...)` schedules run, at this
+    /// period. `None`: rates run at their period, cron schedules do not run.
+    pub schedule_period_override: Option<Duration>,
 }
 
 impl LocalStackConfig {
@@ -66,6 +75,7 @@ impl LocalStackConfig {
             extra_env: BTreeMap::new(),
             forward_output: true,
             event_sources: true,
+            schedule_period_override: None,
         }
     }
 }
@@ -78,6 +88,7 @@ pub struct LocalStack {
     functions: BTreeMap<String, FunctionPool>,
     binaries: BTreeMap<String, PathBuf>,
     mappings: Vec<EventSourceMapping>,
+    schedules: Vec<ScheduleTicker>,
     routes: Vec<(String, String)>,
     environments: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -147,6 +158,9 @@ async fn aws_environment(sdk: &SdkConfig) -> anyhow::Result<BTreeMap<String, Str
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.gateway.stop();
+        for s in &self.schedules {
+            s.stop();
+        }
         for pool in self.functions.values() {
             pool.kill_all();
         }
@@ -279,12 +293,44 @@ impl LocalStack {
                 }
             }
         }
+        let mut schedules = vec![];
+        for (f, e) in template.schedules() {
+            let schedule_config = ScheduleConfig {
+                function: f.logical_id.clone(),
+                event: e.name.clone(),
+                kind: e.kind,
+                expression: e.expression.clone(),
+                enabled: e.enabled,
+                input: e.input.clone(),
+                resource_arn: schedule::resource_arn(
+                    e.kind,
+                    &stack.region,
+                    &stack.account_id,
+                    &stack.name,
+                    &f.logical_id,
+                    &e.name,
+                    e.schedule_name.as_deref(),
+                ),
+                region: stack.region.clone(),
+                account_id: stack.account_id.clone(),
+                period: ScheduleConfig::effective_period(
+                    &e.expression,
+                    e.enabled,
+                    config.schedule_period_override,
+                ),
+            };
+            schedules.push(ScheduleTicker::start(
+                schedule_config,
+                functions[&f.logical_id].clone(),
+            ));
+        }
         Ok(LocalStack {
             stack,
             gateway,
             functions,
             binaries,
             mappings,
+            schedules,
             routes,
             environments,
         })
@@ -337,6 +383,11 @@ impl LocalStack {
         &self.mappings
     }
 
+    /// The `Schedule` / `ScheduleV2` tickers (with their stats), disabled ones included.
+    pub fn schedules(&self) -> &[ScheduleTicker] {
+        &self.schedules
+    }
+
     /// (route key, function logical id) for every HTTP route.
     pub fn routes(&self) -> &[(String, String)] {
         &self.routes
@@ -377,6 +428,24 @@ impl LocalStack {
                 })
             })
             .collect();
+        let schedules: Vec<Value> = self
+            .schedules
+            .iter()
+            .map(|t| {
+                let c = t.config();
+                json!({
+                    "function": c.function,
+                    "event": c.event,
+                    "type": c.kind.event_type(),
+                    "expression": c.expression.to_string(),
+                    "enabled": c.enabled,
+                    "period_ms": c.period.map(|p| p.as_millis() as u64),
+                    "not_run": c.idle_reason(),
+                    "resource_arn": c.resource_arn,
+                    "stats": t.stats(),
+                })
+            })
+            .collect();
         json!({
             "pid": std::process::id(),
             "stack_name": self.stack.name,
@@ -389,12 +458,16 @@ impl LocalStack {
             "secrets": self.stack.secrets,
             "functions": functions,
             "event_source_mappings": mappings,
+            "schedules": schedules,
         })
     }
 
-    /// Stops the pollers (letting running batches finish, up to 5 s), the gateway, and kills
-    /// every function process.
+    /// Stops the schedules, the pollers (letting running batches finish, up to 5 s), the
+    /// gateway, and kills every function process.
     pub async fn shutdown(mut self) {
+        for s in std::mem::take(&mut self.schedules) {
+            s.stop();
+        }
         for m in std::mem::take(&mut self.mappings) {
             m.stop(Duration::from_secs(5)).await;
         }

@@ -14,7 +14,8 @@ Usage: frontdesk-local [OPTIONS]
 
 Runs the stack of template.yaml locally: creates its tables, queues and secrets on the
 endpoint in AWS_ENDPOINT_URL (moto), serves its HTTP API routes with the functions' real
-binaries behind a Lambda Runtime API emulator, and polls its SQS event sources.
+binaries behind a Lambda Runtime API emulator, polls its SQS event sources and runs its
+Schedule / ScheduleV2 events.
 
 Options:
   --template PATH        SAM template (default: template.yaml)
@@ -29,6 +30,9 @@ Options:
   --secret ID=VALUE      value of the secret with logical id ID (repeatable)
   --max-instances N      concurrent instances per function (default: 4)
   --quiet-functions      do not print the functions' output
+  --schedule-every SECS  run every enabled Schedule / ScheduleV2 event every SECS seconds
+                         (fractions allowed) instead of its rate; cron(...) schedules, which
+                         otherwise do not run locally, run at this period too
   --allow-real-aws       allow running without AWS_ENDPOINT_URL (creates real AWS resources)
   -h, --help             print this help
 
@@ -49,6 +53,7 @@ struct Args {
     max_instances: usize,
     quiet_functions: bool,
     allow_real_aws: bool,
+    schedule_every: Option<std::time::Duration>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
@@ -64,6 +69,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<A
         max_instances: 4,
         quiet_functions: false,
         allow_real_aws: false,
+        schedule_every: None,
     };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -105,6 +111,19 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<A
                 }
             }
             "--quiet-functions" => out.quiet_functions = true,
+            "--schedule-every" => {
+                let v = value()?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.01 && *s <= 31_536_000.0)
+                    .with_context(|| {
+                        format!(
+                            "--schedule-every takes a number of seconds (0.01 or more), got {v:?}"
+                        )
+                    })?;
+                out.schedule_every = Some(std::time::Duration::from_secs_f64(secs));
+            }
             "--allow-real-aws" => out.allow_real_aws = true,
             other => bail!("unknown argument {other:?}"),
         }
@@ -211,6 +230,27 @@ fn print_summary(
     if stack.mappings().is_empty() {
         println!("  (none)");
     }
+    println!("Schedules:");
+    for t in stack.schedules() {
+        let c = t.config();
+        let when = match (c.idle_reason(), c.period) {
+            (Some(reason), _) => format!("not run: {reason}"),
+            (None, Some(p)) if c.expression.period() != Some(p) => {
+                format!("every {:.3}s (--schedule-every)", p.as_secs_f64())
+            }
+            (None, _) => "on its rate".to_string(),
+        };
+        println!(
+            "  {:<22} -> {}  ({} {}, {when})",
+            c.event,
+            c.function,
+            c.kind.event_type(),
+            c.expression
+        );
+    }
+    if stack.schedules().is_empty() {
+        println!("  (none)");
+    }
     println!("Secrets:");
     for sec in &template.secrets {
         let p = &s.secrets[&sec.logical_id];
@@ -277,6 +317,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.max_instances = args.max_instances;
     config.provision.secret_values = args.secrets.clone();
     config.forward_output = !args.quiet_functions;
+    config.schedule_period_override = args.schedule_every;
 
     // Signals are handled from here on, so Ctrl-C during start-up still cleans up.
     let signal = tokio::spawn(wait_for_signal());
@@ -383,6 +424,8 @@ mod tests {
             "--max-instances",
             "2",
             "--allow-real-aws",
+            "--schedule-every",
+            "0.5",
         ])
         .unwrap()
         .unwrap();
@@ -394,11 +437,26 @@ mod tests {
         assert_eq!(a.parameters["LogLevel"], "debug");
         assert_eq!(a.max_instances, 2);
         assert!(a.allow_real_aws);
+        assert_eq!(
+            a.schedule_every,
+            Some(std::time::Duration::from_millis(500))
+        );
         let d = parse(&[]).unwrap().unwrap();
         assert_eq!((d.port, d.stack_name.as_str()), (3000, "frontdesk-local"));
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--nope"]).is_err());
         assert!(parse(&["--secret", "novalue"]).is_err());
+        assert_eq!(d.schedule_every, None);
+        assert_eq!(
+            parse(&["--schedule-every=30"])
+                .unwrap()
+                .unwrap()
+                .schedule_every,
+            Some(std::time::Duration::from_secs(30))
+        );
+        for bad in ["0", "-1", "soon", "NaN", "inf"] {
+            assert!(parse(&["--schedule-every", bad]).is_err(), "{bad}");
+        }
     }
 }

@@ -191,6 +191,8 @@ pub struct Function {
     pub application_log_level: Option<String>,
     pub http_events: Vec<HttpEvent>,
     pub sqs_events: Vec<SqsEvent>,
+    /// `Schedule` and `ScheduleV2` events.
+    pub schedule_events: Vec<ScheduleEvent>,
 }
 
 /// An `HttpApi` event: one route of the HTTP API.
@@ -231,6 +233,141 @@ pub struct SqsEvent {
     pub enabled: bool,
     /// `ScalingConfig.MaximumConcurrency`.
     pub maximum_concurrency: Option<u32>,
+}
+
+/// Which SAM event type a schedule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// `Type: Schedule`: an EventBridge rule (`Properties.Schedule`).
+    Rule,
+    /// `Type: ScheduleV2`: an EventBridge Scheduler schedule (`Properties.ScheduleExpression`).
+    Scheduler,
+}
+
+impl ScheduleKind {
+    /// The SAM event type.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            ScheduleKind::Rule => "Schedule",
+            ScheduleKind::Scheduler => "ScheduleV2",
+        }
+    }
+
+    /// The template property holding the expression.
+    pub fn expression_property(self) -> &'static str {
+        match self {
+            ScheduleKind::Rule => "Schedule",
+            ScheduleKind::Scheduler => "ScheduleExpression",
+        }
+    }
+}
+
+/// A schedule expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleExpression {
+    /// `rate(N minute|minutes|hour|hours|day|days)`.
+    Rate(Duration),
+    /// `cron(minutes hours day-of-month month day-of-week year)`: accepted (six fields) but
+    /// only run locally with a period override (`--schedule-every`), at that period.
+    Cron(String),
+}
+
+impl ScheduleExpression {
+    /// Parses `rate(...)` or `cron(...)`. Like EventBridge, a rate of 1 takes the singular
+    /// unit and larger rates the plural one. `at(...)` (one-time schedules) is refused.
+    pub fn parse(expr: &str) -> Result<ScheduleExpression, String> {
+        let expr = expr.trim();
+        if let Some(inner) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+            let mut parts = inner.split_whitespace();
+            let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!(
+                    "{expr:?}: expected rate(<number> <minute(s)|hour(s)|day(s)>)"
+                ));
+            };
+            let n: u64 = n
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{expr:?}: the rate must be a positive integer"))?;
+            let (secs, singular) = match unit {
+                "minute" | "minutes" => (60, unit == "minute"),
+                "hour" | "hours" => (3600, unit == "hour"),
+                "day" | "days" => (86400, unit == "day"),
+                _ => {
+                    return Err(format!(
+                        "{expr:?}: unsupported unit {unit:?} (minute(s), hour(s) or day(s))"
+                    ));
+                }
+            };
+            if singular != (n == 1) {
+                return Err(format!(
+                    "{expr:?}: use the singular unit for a rate of 1 and the plural otherwise"
+                ));
+            }
+            return Ok(ScheduleExpression::Rate(Duration::from_secs(n * secs)));
+        }
+        if let Some(inner) = expr.strip_prefix("cron(").and_then(|r| r.strip_suffix(')')) {
+            let fields = inner.split_whitespace().count();
+            if fields != 6 {
+                return Err(format!(
+                    "{expr:?}: a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got {fields}"
+                ));
+            }
+            return Ok(ScheduleExpression::Cron(
+                inner.split_whitespace().collect::<Vec<_>>().join(" "),
+            ));
+        }
+        if expr.starts_with("at(") {
+            return Err(format!(
+                "{expr:?}: one-time at(...) schedules are not supported by the local stack"
+            ));
+        }
+        Err(format!(
+            "{expr:?}: expected rate(<number> <unit>) or cron(<6 fields>)"
+        ))
+    }
+
+    /// The period of a rate expression (`None` for cron).
+    pub fn period(&self) -> Option<Duration> {
+        match self {
+            ScheduleExpression::Rate(d) => Some(*d),
+            ScheduleExpression::Cron(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleExpression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScheduleExpression::Rate(d) => {
+                let secs = d.as_secs();
+                let (n, unit) = if secs % 86400 == 0 {
+                    (secs / 86400, "day")
+                } else if secs % 3600 == 0 {
+                    (secs / 3600, "hour")
+                } else {
+                    (secs / 60, "minute")
+                };
+                write!(f, "rate({n} {unit}{})", if n == 1 { "" } else { "s" })
+            }
+            ScheduleExpression::Cron(c) => write!(f, "cron({c})"),
+        }
+    }
+}
+
+/// A `Schedule` or `ScheduleV2` event: the function is invoked on a schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleEvent {
+    /// Event name in the template.
+    pub name: String,
+    pub kind: ScheduleKind,
+    pub expression: ScheduleExpression,
+    /// `Enabled` (Schedule only) and `State` (`ENABLED` / `DISABLED`); default true.
+    pub enabled: bool,
+    /// `Input`: JSON text the function gets instead of the scheduled-event payload.
+    pub input: Option<String>,
+    /// `Name`: the rule's / schedule's name, if set.
+    pub schedule_name: Option<String>,
 }
 
 impl Template {
@@ -411,6 +548,14 @@ impl Template {
 
     pub fn secret(&self, logical_id: &str) -> Option<&Secret> {
         self.secrets.iter().find(|s| s.logical_id == logical_id)
+    }
+
+    /// Every `Schedule` / `ScheduleV2` event: (function, event).
+    pub fn schedules(&self) -> Vec<(&Function, &ScheduleEvent)> {
+        self.functions
+            .iter()
+            .flat_map(|f| f.schedule_events.iter().map(move |e| (f, e)))
+            .collect()
     }
 
     /// Every HTTP route: (function, event).
@@ -897,6 +1042,7 @@ fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, Templ
     }
     let mut http_events = vec![];
     let mut sqs_events = vec![];
+    let mut schedule_events = vec![];
     if let Some(events) = p.raw("Events") {
         let events = events
             .as_object()
@@ -959,6 +1105,57 @@ fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, Templ
                         maximum_concurrency: p.u32(&prop("ScalingConfig.MaximumConcurrency"))?,
                     });
                 }
+                "Schedule" | "ScheduleV2" => {
+                    let kind = if ty == "Schedule" {
+                        ScheduleKind::Rule
+                    } else {
+                        ScheduleKind::Scheduler
+                    };
+                    let expr_prop = prop(kind.expression_property());
+                    let expression = p
+                        .string(&expr_prop)?
+                        .ok_or_else(|| p.err(&expr_prop, "missing"))?;
+                    let expression =
+                        ScheduleExpression::parse(&expression).map_err(|e| p.err(&expr_prop, e))?;
+                    let enabled_flag = match kind {
+                        ScheduleKind::Rule => p.bool(&prop("Enabled"))?,
+                        ScheduleKind::Scheduler => None,
+                    };
+                    let state = p.string(&prop("State"))?;
+                    if enabled_flag.is_some() && state.is_some() {
+                        return Err(p.err(&base, "Enabled and State: give one of them, not both"));
+                    }
+                    let state_enabled = match state.as_deref() {
+                        None => true,
+                        Some("ENABLED") => true,
+                        Some("DISABLED") => false,
+                        Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+                            if kind == ScheduleKind::Rule =>
+                        {
+                            true
+                        }
+                        Some(other) => {
+                            return Err(p.err(
+                                &prop("State"),
+                                format!("expected ENABLED or DISABLED, got {other:?}"),
+                            ));
+                        }
+                    };
+                    let input = p.string(&prop("Input"))?;
+                    if let Some(text) = &input {
+                        serde_json::from_str::<Value>(text).map_err(|e| {
+                            p.err(&prop("Input"), format!("must be valid JSON text: {e}"))
+                        })?;
+                    }
+                    schedule_events.push(ScheduleEvent {
+                        name: name.clone(),
+                        kind,
+                        expression,
+                        enabled: enabled_flag.unwrap_or(true) && state_enabled,
+                        input,
+                        schedule_name: p.string(&prop("Name"))?,
+                    });
+                }
                 _ => {}
             }
         }
@@ -973,6 +1170,7 @@ fn parse_function(p: &Props, metadata: Option<&Value>) -> Result<Function, Templ
         application_log_level: p.string("LoggingConfig.ApplicationLogLevel")?,
         http_events,
         sqs_events,
+        schedule_events,
     })
 }
 
@@ -1017,6 +1215,9 @@ mod tests {
                 "POST /tools/{business_id}/log_call",
                 "POST /tools/{business_id}/update_booking",
                 "POST /tools/{business_id}/upsert_contact",
+                "POST /webhooks/elevenlabs/post-call",
+                "POST /webhooks/twilio/sms-inbound",
+                "POST /webhooks/twilio/sms-status",
                 "PUT /admin/businesses/{business_id}",
             ]
         );
@@ -1211,5 +1412,163 @@ Resources:
         let bad = SMALL.replace("NAME: !Sub", "NAME: !ImportValue");
         let e = Template::parse(&bad).unwrap_err().to_string();
         assert!(e.contains("Fn::ImportValue"), "{e}");
+    }
+
+    const SCHEDULES: &str = r#"
+Parameters:
+  On: {Type: String, Default: "true"}
+Resources:
+  Jobs:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: jobs}}
+    Properties:
+      Events:
+        Every5:
+          Type: Schedule
+          Properties: {Schedule: rate(5 minutes), Enabled: !Ref On, Name: reminders}
+        Hourly:
+          Type: Schedule
+          Properties: {Schedule: "rate(1 hour)", State: DISABLED}
+        Nightly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0  3 * * ? *)
+            Input: '{"job": "nightly"}'
+        Daily:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(2 days), State: ENABLED}
+        Api:
+          Type: HttpApi
+          Properties: {Path: /jobs, Method: POST}
+"#;
+
+    #[test]
+    fn schedule_events() {
+        let t = Template::parse(SCHEDULES).unwrap();
+        let f = t.function("Jobs").unwrap();
+        assert_eq!(f.http_events.len(), 1);
+        let by_name: BTreeMap<&str, &ScheduleEvent> = f
+            .schedule_events
+            .iter()
+            .map(|e| (e.name.as_str(), e))
+            .collect();
+        assert_eq!(
+            *by_name["Every5"],
+            ScheduleEvent {
+                name: "Every5".into(),
+                kind: ScheduleKind::Rule,
+                expression: ScheduleExpression::Rate(Duration::from_secs(300)),
+                enabled: true,
+                input: None,
+                schedule_name: Some("reminders".into()),
+            }
+        );
+        let hourly = by_name["Hourly"];
+        assert_eq!(hourly.expression.period(), Some(Duration::from_secs(3600)));
+        assert!(!hourly.enabled);
+        let nightly = by_name["Nightly"];
+        assert_eq!(nightly.kind, ScheduleKind::Scheduler);
+        assert_eq!(
+            nightly.expression,
+            ScheduleExpression::Cron("0 3 * * ? *".into())
+        );
+        assert_eq!(nightly.expression.period(), None);
+        assert_eq!(nightly.input.as_deref(), Some(r#"{"job": "nightly"}"#));
+        assert!(nightly.enabled);
+        let daily = by_name["Daily"];
+        assert_eq!(daily.expression.to_string(), "rate(2 days)");
+        assert!(daily.enabled);
+        assert_eq!(t.schedules().len(), 4);
+
+        let mut overrides = BTreeMap::new();
+        overrides.insert("On".to_string(), "false".to_string());
+        let t = Template::parse_with_parameters(SCHEDULES, &overrides).unwrap();
+        let every5 = &t.function("Jobs").unwrap().schedule_events;
+        assert!(!every5.iter().find(|e| e.name == "Every5").unwrap().enabled);
+    }
+
+    #[test]
+    fn schedule_expressions() {
+        let rate = |s: &str| ScheduleExpression::parse(s).map(|e| e.period());
+        assert_eq!(rate("rate(1 minute)"), Ok(Some(Duration::from_secs(60))));
+        assert_eq!(
+            rate(" rate(10 minutes) "),
+            Ok(Some(Duration::from_secs(600)))
+        );
+        assert_eq!(rate("rate(1 hour)"), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(rate("rate(3 hours)"), Ok(Some(Duration::from_secs(10800))));
+        assert_eq!(rate("rate(1 day)"), Ok(Some(Duration::from_secs(86400))));
+        for bad in [
+            "rate(1 minutes)",
+            "rate(5 minute)",
+            "rate(0 minutes)",
+            "rate(-1 minutes)",
+            "rate(30 seconds)",
+            "rate(x minutes)",
+            "rate(5)",
+            "rate(5 minutes extra)",
+            "cron(0 9 * * ?)",
+            "at(2030-01-01T00:00:00)",
+            "every 5 minutes",
+            "",
+        ] {
+            assert!(ScheduleExpression::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let e = ScheduleExpression::parse("rate(30 seconds)").unwrap_err();
+        assert!(e.contains("unsupported unit"), "{e}");
+        let e = ScheduleExpression::parse("at(2030-01-01T00:00:00)").unwrap_err();
+        assert!(e.contains("not supported"), "{e}");
+        for s in [
+            "rate(1 minute)",
+            "rate(90 minutes)",
+            "rate(2 hours)",
+            "rate(1 day)",
+            "cron(0 9 ? * MON-FRI *)",
+        ] {
+            assert_eq!(ScheduleExpression::parse(s).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn schedule_errors_name_the_property() {
+        let err = |from: &str, to: &str| {
+            let bad = SCHEDULES.replace(from, to);
+            assert_ne!(bad, SCHEDULES, "{from} not in the fixture");
+            Template::parse(&bad).unwrap_err().to_string()
+        };
+        let e = err("rate(5 minutes)", "rate(5 seconds)");
+        assert!(
+            e.contains("Jobs")
+                && e.contains("Events.Every5.Properties.Schedule")
+                && e.contains("rate(5 seconds)"),
+            "{e}"
+        );
+        let e = err("cron(0  3 * * ? *)", "cron(0 3 * * ?)");
+        assert!(
+            e.contains("Events.Nightly.Properties.ScheduleExpression") && e.contains("6 fields"),
+            "{e}"
+        );
+        let e = err("ScheduleExpression: rate(2 days)", "Schedule: rate(2 days)");
+        assert!(
+            e.contains("Events.Daily.Properties.ScheduleExpression: missing"),
+            "{e}"
+        );
+        let e = err(r#"Input: '{"job": "nightly"}'"#, "Input: not json");
+        assert!(
+            e.contains("Events.Nightly.Properties.Input") && e.contains("JSON"),
+            "{e}"
+        );
+        let e = err("State: DISABLED", "State: DISABLED, Enabled: false");
+        assert!(
+            e.contains("Events.Hourly.Properties") && e.contains("not both"),
+            "{e}"
+        );
+        let e = err("State: ENABLED", "State: PAUSED");
+        assert!(
+            e.contains("Events.Daily.Properties.State") && e.contains("PAUSED"),
+            "{e}"
+        );
+        let e = err("Enabled: !Ref On", "Enabled: maybe");
+        assert!(e.contains("Events.Every5.Properties.Enabled"), "{e}");
     }
 }

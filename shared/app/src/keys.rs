@@ -83,3 +83,69 @@ pub const CALL_SK: &str = "CALL";
 
 /// Hashes of a business's tool secrets (never the secrets themselves).
 pub const TOOL_AUTH_SK: &str = "TOOLAUTH";
+
+/// GSI2 keys.
+pub const GSI2PK: &str = "gsi2pk";
+pub const GSI2SK: &str = "gsi2sk";
+pub const GSI2: &str = "GSI2";
+
+/// The call record found by ElevenLabs conversation id (GSI1).
+pub fn conversation_gsi1pk(conversation_id: &str) -> String {
+    format!("CONV#{conversation_id}")
+}
+/// The call record found by Twilio CallSid (GSI2).
+pub fn call_sid_gsi2pk(call_sid: &str) -> String {
+    format!("CALLSID#{call_sid}")
+}
+/// A text message found by Twilio MessageSid (GSI2).
+pub fn message_sid_gsi2pk(message_sid: &str) -> String {
+    format!("MSGSID#{message_sid}")
+}
+
+/// De-duplication of a webhook: one per (type, conversation id).
+pub fn webhook_sk(kind: &str, conversation_id: &str) -> String {
+    format!("WEBHOOK#{kind}#{conversation_id}")
+}
+
+/// The outbox entry of a call whose first stage is not yet known to be enqueued; listed by
+/// the sweep through GSI1 (`OUTBOX`, `<received utc>#<business>#<call>`).
+pub const OUTBOX_SK: &str = "OUTBOX";
+pub const OUTBOX_GSI1PK: &str = "OUTBOX";
+
+/// Marker of a post-call stage done for a call (exactly-once effects).
+pub fn stage_sk(stage: &str) -> String {
+    format!("STAGE#{stage}")
+}
+
+/// The text message of one kind for one call (intent, then outcome).
+pub fn sms_sk(kind: &str) -> String {
+    format!("SMS#{kind}")
+}
+
+/// A caller's opt-out of texts from a business.
+pub fn opt_out_sk(e164: &str) -> String {
+    format!("OPTOUT#{e164}")
+}
+
+/// CRM timeline entry of a contact (or `unknown` when the caller withheld the number).
+pub fn activity_sk(e164: Option<&str>, at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("ACTIVITY#{}#{}#{id}", e164.unwrap_or("unknown"), ts(at))
+}
+
+/// A follow-up task for the team.
+pub fn task_sk(call_id: &str) -> String {
+    format!("TASK#{call_id}")
+}
+
+/// Daily statistics of a business, by local date.
+pub fn stats_sk(date: chrono::NaiveDate) -> String {
+    format!("STATS#{date}")
+}
+
+/// Statistics no business can be credited with (rejected webhooks).
+pub const UNATTRIBUTED_BUSINESS: &str = "_unattributed";
+
+/// Marker of a status callback already counted: (MessageSid, status).
+pub fn sms_status_sk(message_sid: &str, status: &str) -> String {
+    format!("SMSSTATUS#{message_sid}#{status}")
+}

@@ -338,6 +338,19 @@ pub fn day_phrase(date: NaiveDate, today: NaiveDate, lang: Language) -> String {
     day_words(date, DayKind::of(date, today), lang)
 }
 
+/// `date` written out, never relative (for texts, which may be read days later): "Tuesday,
+/// December 8", with the year when it is not `today`'s year; es "martes 8 de diciembre", fr
+/// "mardi 8 décembre", de "Dienstag, 8. Dezember".
+pub fn date_phrase(date: NaiveDate, today: NaiveDate, lang: Language) -> String {
+    day_words(
+        date,
+        DayKind::Date {
+            with_year: date.year() != today.year(),
+        },
+        lang,
+    )
+}
+
 /// A day and time as an adverbial phrase. `english_on` puts "on" before a weekday or date in
 /// English ("on Tuesday at 9 AM"), for sentences that need it.
 fn when(
@@ -1164,6 +1177,29 @@ mod tests {
             "persona": {"languages": languages},
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn date_phrase_is_never_relative() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let today = d(2026, 12, 7);
+        assert_eq!(
+            date_phrase(d(2026, 12, 8), today, En),
+            "Tuesday, December 8"
+        );
+        assert_eq!(date_phrase(d(2026, 12, 7), today, En), "Monday, December 7");
+        assert_eq!(
+            date_phrase(d(2027, 1, 5), today, En),
+            "Tuesday, January 5, 2027"
+        );
+        assert_eq!(
+            date_phrase(d(2026, 12, 8), today, Es),
+            "martes 8 de diciembre"
+        );
+        assert_eq!(
+            date_phrase(d(2026, 12, 8), today, De),
+            "Dienstag, 8. Dezember"
+        );
     }
 
     #[test]

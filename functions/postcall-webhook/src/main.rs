@@ -1,0 +1,12 @@
+//! postcall-webhook: ElevenLabs post-call webhook → call record → the post-call queue (see frontdesk_app::postcall).
+
+use frontdesk_app::postcall::webhook::Pipeline;
+use frontdesk_app::postcall::webhook::handle_webhook;
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    frontdesk_app::telemetry::init();
+    let p = Pipeline::from_env().await?;
+    run(service_fn(|req| handle_webhook(&p, req))).await
+}
