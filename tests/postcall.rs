@@ -796,3 +796,222 @@ async fn a_failing_stage_lands_in_its_dlq_while_others_flow_and_redrive_complete
     assert_eq!(stats.get("calls"), Some(&2));
     assert_eq!(stats.get("sms_sent"), Some(&2));
 }
+
+/// A form body as Twilio encodes it.
+fn form_body(params: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A Twilio webhook request signed with `token` for the public URL.
+fn twilio_request(path: &str, params: &[(&str, &str)], token: &str) -> Request {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let url = format!("https://hooks.example.com{path}");
+    let sig = frontdesk_verify::twilio::signature(token, &url, &owned);
+    http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(Body::Text(form_body(params)))
+        .unwrap()
+}
+
+async fn answer(resp: lambda_http::Response<Body>) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let bytes: &[u8] = resp.body().as_ref();
+    (status, String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[tokio::test]
+async fn delivery_statuses_move_forward_only_and_count_once() {
+    use frontdesk_app::postcall::sms_webhooks::handle_status;
+    let h = harness().await;
+    post(&h, signed(&booked_call("conv-st").to_string())).await;
+    drain(&h).await;
+    let sms =
+        h.p.ledger
+            .get("demo-dental", "conv-st", "booking_confirmation")
+            .await
+            .unwrap()
+            .unwrap();
+    let sid = sms.message_sid.clone().unwrap();
+    let status = |s: &'static str, token: &'static str| {
+        twilio_request(
+            "/webhooks/twilio/sms-status",
+            &[
+                ("MessageSid", sid.as_str()),
+                ("MessageStatus", s),
+                ("AccountSid", ACCOUNT),
+                ("To", CALLER),
+            ],
+            token,
+        )
+    };
+    // Forged: 403, nothing changes.
+    let (code, _) = answer(
+        handle_status(&h.p, status("delivered", "wrong-token"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 403);
+    let unchanged =
+        h.p.ledger
+            .get("demo-dental", "conv-st", "booking_confirmation")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(unchanged.delivery, sms.delivery);
+    // delivered arrives before sent, and twice: delivered stays, counted once.
+    for s in ["delivered", "sent", "delivered", "sending"] {
+        let (code, body) = answer(
+            handle_status(&h.p, status(s, "twilio-token"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let after =
+        h.p.ledger
+            .get("demo-dental", "conv-st", "booking_confirmation")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(after.delivery.as_deref(), Some("delivered"));
+    let stats = h.p.calls.stats("demo-dental", day()).await.unwrap();
+    assert_eq!(stats.get("sms_delivered"), Some(&1), "{stats:?}");
+    // An unknown message: 200, nothing to do.
+    let other = twilio_request(
+        "/webhooks/twilio/sms-status",
+        &[("MessageSid", "SMunknown"), ("MessageStatus", "delivered")],
+        "twilio-token",
+    );
+    let (code, _) = answer(handle_status(&h.p, other).await.unwrap()).await;
+    assert_eq!(code, 200);
+}
+
+#[tokio::test]
+async fn inbound_texts_opt_out_opt_in_help_and_replies() {
+    use frontdesk_app::postcall::sms_webhooks::handle_inbound;
+    let h = harness().await;
+    let text = |body: &'static str, extra: &[(&'static str, &'static str)], sid: &'static str| {
+        let mut p = vec![
+            ("MessageSid", sid),
+            ("From", CALLER),
+            ("To", BUSINESS_NUMBER),
+            ("Body", body),
+            ("AccountSid", ACCOUNT),
+        ];
+        p.extend_from_slice(extra);
+        twilio_request("/webhooks/twilio/sms-inbound", &p, "twilio-token")
+    };
+    // Forged: 403, not opted out.
+    let forged = twilio_request(
+        "/webhooks/twilio/sms-inbound",
+        &[("From", CALLER), ("To", BUSINESS_NUMBER), ("Body", "STOP")],
+        "not-the-token",
+    );
+    assert_eq!(
+        answer(handle_inbound(&h.p, forged).await.unwrap()).await.0,
+        403
+    );
+    assert!(
+        !h.p.ledger
+            .is_opted_out("demo-dental", CALLER)
+            .await
+            .unwrap()
+    );
+
+    let (code, twiml) = answer(
+        handle_inbound(&h.p, text(" stop. ", &[], "SM1"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(twiml.contains("<Response/>"), "{twiml}");
+    assert!(
+        h.p.ledger
+            .is_opted_out("demo-dental", CALLER)
+            .await
+            .unwrap()
+    );
+    // An opted-out caller gets no text after a booking.
+    post(&h, signed(&booked_call("conv-in").to_string())).await;
+    drain(&h).await;
+    assert!(texts_sent(&h).await.is_empty());
+
+    handle_inbound(&h.p, text("Start", &[], "SM2"))
+        .await
+        .unwrap();
+    assert!(
+        !h.p.ledger
+            .is_opted_out("demo-dental", CALLER)
+            .await
+            .unwrap()
+    );
+    // Twilio's Advanced Opt-Out decides when it matched a keyword of its own.
+    handle_inbound(&h.p, text("arrêt", &[("OptOutType", "STOP")], "SM3"))
+        .await
+        .unwrap();
+    assert!(
+        h.p.ledger
+            .is_opted_out("demo-dental", CALLER)
+            .await
+            .unwrap()
+    );
+    handle_inbound(&h.p, text("START", &[], "SM4"))
+        .await
+        .unwrap();
+
+    let (_, help) = answer(
+        handle_inbound(&h.p, text("HELP", &[], "SM5"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        help.contains("<Message>") && help.contains("Smile Dental"),
+        "{help}"
+    );
+    let (_, help) = answer(
+        handle_inbound(&h.p, text("HELP", &[("OptOutType", "HELP")], "SM6"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        !help.contains("<Message>"),
+        "Twilio already answered: {help}"
+    );
+
+    handle_inbound(&h.p, text("Running 10 minutes late <sorry>", &[], "SM7"))
+        .await
+        .unwrap();
+    let activities = items_with_prefix(&h, "BIZ#demo-dental", &format!("ACTIVITY#{CALLER}#")).await;
+    let replies: Vec<&Value> = activities
+        .iter()
+        .filter(|a| a["kind"] == "sms_inbound")
+        .collect();
+    assert_eq!(replies.len(), 1, "{activities:?}");
+    assert_eq!(replies[0]["body"], "Running 10 minutes late <sorry>");
+}

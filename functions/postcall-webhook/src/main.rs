@@ -7,6 +7,6 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     frontdesk_app::telemetry::init();
-    let p = Pipeline::from_env().await?;
+    let p = Pipeline::from_env().await?.with_phone_numbers_loaded();
     run(service_fn(|req| handle_webhook(&p, req))).await
 }

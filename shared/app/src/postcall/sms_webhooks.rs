@@ -34,7 +34,12 @@ async fn verified_form(p: &Pipeline, req: &Request) -> Result<Vec<(String, Strin
         Problem::unavailable("The Twilio auth token is not configured.")
     })?;
     let query = req.uri().query().unwrap_or("");
-    let url = frontdesk_verify::twilio::public_url(base, req.raw_http_path(), query);
+    // The path as API Gateway received it (not re-encoded); requests built in-process have none.
+    let path = match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    };
+    let url = frontdesk_verify::twilio::public_url(base, path, query);
     let form = frontdesk_verify::twilio::parse_form(body)
         .map_err(|e| Problem::bad_request(format!("The form body cannot be read: {e}.")))?;
     let header = req

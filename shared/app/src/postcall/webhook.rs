@@ -99,6 +99,13 @@ impl Pipeline {
         })
     }
 
+    /// Loads the phone-number metadata now (for functions that read numbers on every request:
+    /// init has CPU to spare, the first caller should not wait for it).
+    pub fn with_phone_numbers_loaded(self) -> Self {
+        phone::warm_up();
+        self
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
