@@ -1015,3 +1015,80 @@ async fn inbound_texts_opt_out_opt_in_help_and_replies() {
     assert_eq!(replies.len(), 1, "{activities:?}");
     assert_eq!(replies[0]["body"], "Running 10 minutes late <sorry>");
 }
+
+#[tokio::test]
+async fn crm_notes_the_booking_or_opens_a_follow_up_task_once() {
+    let h = harness().await;
+    // The booking the agent made exists in the table (as create_booking writes it).
+    h.stack
+        .dynamodb()
+        .put_item()
+        .table_name(h.stack.table("Table"))
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("BIZ#demo-dental".into()),
+        )
+        .item(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("BOOKING#K7M2Q9XD".into()),
+        )
+        .item(
+            "status",
+            aws_sdk_dynamodb::types::AttributeValue::S("booked".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    post(&h, signed(&booked_call("conv-note").to_string())).await;
+    // A call that needs a callback: the caller asked for one and the agent could not help.
+    let mut follow = info_call("conv-follow");
+    follow["data"]["analysis"]["call_successful"] = json!("failure");
+    follow["data"]["analysis"]["data_collection_results"]["callback_requested"] =
+        json!({"data_collection_id": "callback_requested", "value": true});
+    post(&h, signed(&follow.to_string())).await;
+    drain(&h).await;
+    // Delivered again (SQS at least once): no second note, no second task.
+    run(&h.p, Stage::CrmSync, &Job::new("demo-dental", "conv-note"))
+        .await
+        .unwrap();
+    run(
+        &h.p,
+        Stage::CrmSync,
+        &Job::new("demo-dental", "conv-follow"),
+    )
+    .await
+    .unwrap();
+    drain(&h).await;
+
+    let booking = &items_with_prefix(&h, "BIZ#demo-dental", "BOOKING#K7M2Q9XD").await[0];
+    let notes = booking["call_notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{booking}");
+    assert_eq!(notes[0]["call_id"], "conv-note");
+    assert_eq!(notes[0]["disposition"], "booked");
+    let tasks = items_with_prefix(&h, "BIZ#demo-dental", "TASK#").await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["call_id"], "conv-follow");
+    assert_eq!(tasks[0]["status"], "open");
+    assert_eq!(tasks[0]["phone"], CALLER);
+    let call =
+        h.p.calls
+            .call("demo-dental", "conv-follow")
+            .await
+            .unwrap()
+            .unwrap();
+    let a = call.assessment.unwrap();
+    assert_eq!(a.disposition.as_str(), "follow_up_needed");
+    assert!(!a.flags.is_empty(), "call rated failure is flagged");
+    // The follow-up text went out, with its segments known before sending.
+    let sms =
+        h.p.ledger
+            .get("demo-dental", "conv-follow", "follow_up")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(sms.status, SmsStatus::Sent);
+    assert_eq!(sms.encoding.as_deref(), Some("gsm7"));
+    assert!(sms.segments.unwrap() >= 1);
+    let contact = &items_with_prefix(&h, "BIZ#demo-dental", &format!("CONTACT#{CALLER}")).await[0];
+    assert_eq!(contact["calls"], 2, "two calls, each counted once");
+}
