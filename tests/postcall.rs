@@ -1092,3 +1092,37 @@ async fn crm_notes_the_booking_or_opens_a_follow_up_task_once() {
     let contact = &items_with_prefix(&h, "BIZ#demo-dental", &format!("CONTACT#{CALLER}")).await[0];
     assert_eq!(contact["calls"], 2, "two calls, each counted once");
 }
+
+/// The sample event as API Gateway delivers it, body base64-encoded: the signature is
+/// checked on the decoded raw bytes.
+#[tokio::test]
+async fn the_sample_event_base64_encoded_by_api_gateway_verifies() {
+    use base64::Engine;
+    let h = harness().await;
+    let mut event: Value =
+        serde_json::from_str(include_str!("../events/postcall-transcription.json")).unwrap();
+    let body = event["body"].as_str().unwrap().to_owned();
+    let signature = frontdesk_verify::elevenlabs::sign(
+        WEBHOOK_SECRET.as_bytes(),
+        now().timestamp(),
+        body.as_bytes(),
+    );
+    event["headers"]["elevenlabs-signature"] = json!(signature);
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+    event["isBase64Encoded"] = json!(true);
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let (status, v) = post(&h, req).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["call_id"], "conv_01jexample");
+    assert_eq!(v["business_id"], "demo-dental");
+    // Decoded or not, one byte changed breaks it.
+    event["body"] = json!(
+        base64::engine::general_purpose::STANDARD.encode(body.replacen(
+            "Front desk",
+            "Front desK",
+            1
+        ))
+    );
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(post(&h, req).await.0, 401);
+}
