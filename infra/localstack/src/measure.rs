@@ -105,6 +105,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .provision
         .secret_values
         .insert("AdminTokenSecret".into(), "local-dev-admin-token".into());
+    // The values the events/ samples carry (scripts/run-local uses the same).
+    config.provision.secret_values.insert(
+        "ElevenLabsSecret".into(),
+        r#"{"api_key":"local","webhook_secret":"wsec_local_demo_webhook_secret","initiation_secret":"local-dev-init-secret"}"#.into(),
+    );
     let stack = LocalStack::start(&sdk, &template, config).await?;
     let route_function = |event: &Value| -> anyhow::Result<String> {
         let key = event["routeKey"]

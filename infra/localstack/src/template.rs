@@ -1215,6 +1215,7 @@ mod tests {
                 "POST /tools/{business_id}/log_call",
                 "POST /tools/{business_id}/update_booking",
                 "POST /tools/{business_id}/upsert_contact",
+                "POST /webhooks/elevenlabs/call-init",
                 "POST /webhooks/elevenlabs/post-call",
                 "POST /webhooks/twilio/sms-inbound",
                 "POST /webhooks/twilio/sms-status",

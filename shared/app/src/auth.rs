@@ -87,7 +87,7 @@ fn configured_tokens(secret: &str) -> Vec<String> {
     tokens.into_iter().filter(|t| !t.is_empty()).collect()
 }
 
-fn token_matches(candidate: &str, accepted: &[String]) -> bool {
+pub(crate) fn token_matches(candidate: &str, accepted: &[String]) -> bool {
     let candidate = Sha256::digest(candidate.as_bytes());
     // Compare against every token without stopping early.
     accepted

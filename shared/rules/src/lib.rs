@@ -1,6 +1,7 @@
 //! Pure business rules of frontdesk: the business configuration model, its validation, and
 //! `{{variable}}` templates. No I/O, no AWS types.
 
+pub mod call_entry;
 pub mod config;
 pub mod dates;
 pub mod locks;
@@ -10,6 +11,7 @@ pub mod slots;
 pub mod sms;
 pub mod speak;
 pub mod template;
+pub mod twiml;
 pub mod validate;
 
 pub use config::*;

@@ -494,6 +494,91 @@ pub fn pick_best(slots: &[Slot], n: usize, tz: Tz) -> Vec<Slot> {
     picked.into_iter().map(|i| sorted[i].clone()).collect()
 }
 
+/// One local day of the business calendar as instants: its bounds, the closures that apply
+/// to it and the hours that remain open. The same conversion (and the same DST rules, see the
+/// [module documentation](self)) as the slot engine uses, for callers that need the opening
+/// hours themselves (is the business open now, when does it open next).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusinessDay {
+    pub date: NaiveDate,
+    /// `[first instant of the day, first instant of the next day)` ([`local_day_bounds`]).
+    pub bounds: (DateTime<Utc>, DateTime<Utc>),
+    /// The closures covering the day, in configuration order.
+    pub closures: Vec<DayClosure>,
+    /// The business hours of the day minus the closure windows: sorted, non-empty, disjoint,
+    /// touching or overlapping ranges merged. Empty on a closed day.
+    pub open: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// A closure as it applies to one [`BusinessDay`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayClosure {
+    /// The instants it closes: the whole day for a whole-day closure, `[from, to)` for a
+    /// partial one.
+    pub window: (DateTime<Utc>, DateTime<Utc>),
+    pub reason: Option<String>,
+}
+
+/// The business hours of the local day `date` as instants, closures subtracted.
+pub fn business_day(config: &BusinessConfig, date: NaiveDate) -> BusinessDay {
+    let tz = config.profile.time_zone;
+    let start = local_to_utc(tz, day_start_local(date), Pick::Earliest);
+    let end = local_to_utc(tz, day_start_local(next_day(date)), Pick::Earliest);
+    let clock = DayClock::new(tz, date, start, end);
+    let closures: Vec<((Secs, Secs), Option<String>)> = config
+        .closures
+        .iter()
+        .filter(|closure| date >= closure.date && date <= closure.end_date.unwrap_or(closure.date))
+        .map(|closure| {
+            let window = if closure.from.is_none() && closure.to.is_none() {
+                (start, end)
+            } else {
+                (
+                    clock.open(closure.from.unwrap_or(NaiveTime::MIN)),
+                    clock.close(closure.to.unwrap_or(EndTime::EndOfDay)),
+                )
+            };
+            (window, closure.reason.clone())
+        })
+        .collect();
+    let mut hours: Vec<(Secs, Secs)> = config
+        .hours
+        .day(date.weekday())
+        .iter()
+        .map(|range| clock.range(range))
+        .filter(|(open, close)| open < close)
+        .collect();
+    // Cut every closure window out of the ranges, then merge what is left.
+    for &((c_from, c_to), _) in &closures {
+        hours = hours
+            .into_iter()
+            .flat_map(|(a, b)| [(a, min(b, c_from)), (max(a, c_to), b)])
+            .filter(|(a, b)| a < b)
+            .collect();
+    }
+    hours.sort_unstable();
+    let mut open: Vec<(Secs, Secs)> = Vec::with_capacity(hours.len());
+    for (a, b) in hours {
+        match open.last_mut() {
+            Some(last) if a <= last.1 => last.1 = max(last.1, b),
+            _ => open.push((a, b)),
+        }
+    }
+    let span = |(a, b): (Secs, Secs)| (instant(a), instant(b));
+    BusinessDay {
+        date,
+        bounds: span((start, end)),
+        closures: closures
+            .into_iter()
+            .map(|(window, reason)| DayClosure {
+                window: span(window),
+                reason,
+            })
+            .collect(),
+        open: open.into_iter().map(span).collect(),
+    }
+}
+
 // --- Internals ---
 
 /// Unix seconds.

@@ -452,6 +452,23 @@ pub fn counter_name(value: &str) -> String {
 
 #[async_trait]
 impl Crm for DynamoPipeline {
+    async fn contact_name(
+        &self,
+        business_id: &str,
+        phone: &str,
+    ) -> Result<Option<String>, PipelineError> {
+        let item = self
+            .get_item(Self::key(
+                keys::business_pk(business_id),
+                keys::contact_sk(phone),
+            ))
+            .await?;
+        Ok(item
+            .and_then(|i| i.get("name").and_then(|v| v.as_s().ok()).cloned())
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()))
+    }
+
     async fn record(&self, business_id: &str, entry: &CrmEntry) -> Result<Once, PipelineError> {
         let biz = keys::business_pk(business_id);
         let mut items = vec![(

@@ -155,6 +155,13 @@ pub trait Crm: Send + Sync {
     /// Upserts the contact, adds the activity, and appends a note to the booking or creates a
     /// follow-up task; exactly once per call.
     async fn record(&self, business_id: &str, entry: &CrmEntry) -> Result<Once, PipelineError>;
+
+    /// The name the CRM has for a caller, if any (to greet them).
+    async fn contact_name(
+        &self,
+        business_id: &str,
+        phone: &str,
+    ) -> Result<Option<String>, PipelineError>;
 }
 
 /// Where a text of one kind for one call stands.
