@@ -295,6 +295,9 @@ pub struct Faq {
 #[serde(default, expecting = "a telephony object")]
 pub struct Telephony {
     pub mode: TelephonyMode,
+    /// The ElevenLabs agent that answers: needed when frontdesk registers calls with
+    /// ElevenLabs itself (`register_call` mode); native numbers are assigned in ElevenLabs.
+    pub agent_id: Option<String>,
     /// The business's Twilio numbers, E.164.
     pub numbers: Vec<String>,
     /// Where calls are transferred to a human, E.164.
@@ -310,6 +313,7 @@ impl Default for Telephony {
     fn default() -> Self {
         Self {
             mode: TelephonyMode::default(),
+            agent_id: None,
             numbers: Vec::new(),
             escalation_number: None,
             voicemail_fallback: true,

@@ -468,6 +468,29 @@ impl Report {
                  one, or choose \"ai_always\" or \"voicemail_only\"",
             );
         }
+        let pointer = "/telephony/agent_id";
+        match telephony.agent_id.as_deref() {
+            Some(id)
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                self.add(
+                    pointer,
+                    format!(
+                        "{id:?} is not an ElevenLabs agent id (1 to 64 letters, digits, `_` or `-`, \
+                         such as \"agent_01jexample\")"
+                    ),
+                );
+            }
+            None if telephony.mode == TelephonyMode::RegisterCall => self.add(
+                pointer,
+                "mode \"register_call\" needs the ElevenLabs agent_id to register calls with",
+            ),
+            _ => {}
+        }
         self.in_range(
             "/telephony/ring_staff_seconds",
             "ring_staff_seconds",

@@ -1301,3 +1301,32 @@ proptest! {
         prop_assert!(errors[0].detail.contains(" overlaps "));
     }
 }
+
+#[test]
+fn register_call_mode_needs_a_valid_agent_id() {
+    let doc = with(full(), "/telephony/mode", json!("register_call"));
+    assert_error(
+        with(doc.clone(), "/telephony/agent_id", Value::Null),
+        "/telephony/agent_id",
+        "mode \"register_call\" needs the ElevenLabs agent_id",
+    );
+    assert_valid(with(
+        doc.clone(),
+        "/telephony/agent_id",
+        json!("agent_01jexample"),
+    ));
+    assert_valid(with(
+        doc.clone(),
+        "/telephony/agent_id",
+        json!("J3Pbu5gP6NNKBscdCdwB"),
+    ));
+    for bad in ["", "agent 1", "agent/../x", &"a".repeat(65)] {
+        assert_error(
+            with(doc.clone(), "/telephony/agent_id", json!(bad)),
+            "/telephony/agent_id",
+            "is not an ElevenLabs agent id",
+        );
+    }
+    // Native numbers are assigned to their agent in ElevenLabs: no id needed.
+    assert_valid(with(full(), "/telephony/agent_id", Value::Null));
+}
