@@ -11,6 +11,7 @@
 //!
 //! See README.md for usage.
 
+pub mod cli;
 pub mod esm;
 pub mod gateway;
 pub mod intrinsics;

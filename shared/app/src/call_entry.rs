@@ -77,32 +77,6 @@ impl CallEntry {
         Ok(found)
     }
 
-    async fn initiation_secrets(&self) -> Result<Vec<String>, Problem> {
-        #[derive(Deserialize)]
-        struct Secret {
-            #[serde(default)]
-            initiation_secret: Option<String>,
-            #[serde(default)]
-            initiation_secrets: Vec<String>,
-        }
-        let id = self
-            .p
-            .elevenlabs_secret_id
-            .as_deref()
-            .ok_or_else(|| Problem::unavailable("ELEVENLABS_SECRET_ARN is not configured."))?;
-        let raw = self.p.secrets.secret_string(id).await.map_err(|e| {
-            tracing::error!(error = %e, "ElevenLabs secret unavailable");
-            Problem::unavailable("The webhook secret is unavailable; try again.")
-        })?;
-        let s: Secret = serde_json::from_str(&raw)
-            .map_err(|_| Problem::unavailable("The ElevenLabs secret is misconfigured."))?;
-        Ok(s.initiation_secrets
-            .into_iter()
-            .chain(s.initiation_secret)
-            .filter(|s| !s.is_empty())
-            .collect())
-    }
-
     /// What the CRM knows about the caller; a lookup failure only costs the personalisation.
     async fn caller(&self, business_id: &str, e164: &str, now: DateTime<Utc>) -> CallerInfo {
         let (name, upcoming) = tokio::join!(
@@ -171,7 +145,7 @@ async fn init(ctx: &CallEntry, req: &Request) -> Result<Response<Body>, Problem>
         .get(INIT_SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Problem::unauthorized(format!("Missing {INIT_SECRET_HEADER} header.")))?;
-    let accepted = ctx.initiation_secrets().await?;
+    let accepted = ctx.p.elevenlabs_secret().await?.initiation_secrets();
     if !crate::auth::token_matches(presented, &accepted) {
         return Err(Problem::unauthorized("The initiation secret is not valid."));
     }

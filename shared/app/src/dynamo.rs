@@ -6,7 +6,27 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
+
+/// A string attribute.
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number attribute.
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The table's primary key of an item.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (crate::keys::PK.to_owned(), s(pk)),
+        (crate::keys::SK.to_owned(), s(sk)),
+    ])
+}
 
 /// DynamoDB's limit of items per `TransactWriteItems`.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;

@@ -1,7 +1,5 @@
 //! DynamoDB adapter of [`BookingStore`] (items and keys: docs/data-model.md, docs/booking.md).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -19,7 +17,7 @@ use serde_json::Value;
 use super::{
     Booking, BookingError, BookingStatus, BookingStore, CallLog, Caps, ContactUpdate, Move, Written,
 };
-use crate::dynamo::{self, MAX_TRANSACTION_ITEMS, TxFailure};
+use crate::dynamo::{self, MAX_TRANSACTION_ITEMS, TxFailure, key, n, s};
 use crate::idempotency::{IdemKey, Idempotency, Replay};
 use crate::keys;
 
@@ -51,15 +49,6 @@ impl DynamoBookings {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
-}
 fn unavailable(e: impl std::error::Error) -> BookingError {
     BookingError::Unavailable(DisplayErrorContext(e).to_string())
 }

@@ -15,7 +15,7 @@ use super::{
     CallRecord, CallStore, Counters, Crm, CrmEntry, Once, PipelineError, SmsClaim, SmsLedger,
     SmsRecord, SmsStatus,
 };
-use crate::dynamo::{self, TxFailure};
+use crate::dynamo::{self, TxFailure, n, s};
 use crate::keys;
 use crate::queue::Job;
 
@@ -116,13 +116,6 @@ impl DynamoPipeline {
         }
     }
 
-    fn key(pk: String, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (keys::PK.to_owned(), s(pk)),
-            (keys::SK.to_owned(), s(sk.into())),
-        ])
-    }
-
     async fn get_item(
         &self,
         key: HashMap<String, AttributeValue>,
@@ -140,12 +133,6 @@ impl DynamoPipeline {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 fn unavailable(e: impl std::error::Error) -> PipelineError {
     PipelineError::Unavailable(DisplayErrorContext(e).to_string())
 }
@@ -201,7 +188,7 @@ impl CallStore for DynamoPipeline {
         let a = assignments(item);
         let record = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key(pk.clone(), keys::CALL_SK)))
+            .set_key(Some(dynamo::key(pk.clone(), keys::CALL_SK)))
             .set_expression_attribute_names(Some(a.names))
             .set_expression_attribute_values(Some(a.values))
             .update_expression(format!("SET {}", a.sets.join(", ")))
@@ -297,7 +284,7 @@ impl CallStore for DynamoPipeline {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(
+            .set_key(Some(dynamo::key(
                 keys::call_pk(business_id, call_id),
                 keys::OUTBOX_SK,
             )))
@@ -337,7 +324,7 @@ impl CallStore for DynamoPipeline {
         call_id: &str,
     ) -> Result<Option<CallRecord>, PipelineError> {
         let item = self
-            .get_item(Self::key(
+            .get_item(dynamo::key(
                 keys::call_pk(business_id, call_id),
                 keys::CALL_SK,
             ))
@@ -361,7 +348,7 @@ impl CallStore for DynamoPipeline {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(
+            .set_key(Some(dynamo::key(
                 keys::call_pk(business_id, call_id),
                 keys::CALL_SK,
             )))
@@ -421,7 +408,7 @@ impl CallStore for DynamoPipeline {
         day: NaiveDate,
     ) -> Result<BTreeMap<String, i64>, PipelineError> {
         let item = self
-            .get_item(Self::key(
+            .get_item(dynamo::key(
                 keys::business_pk(business_id),
                 keys::stats_sk(day),
             ))
@@ -458,7 +445,7 @@ impl Crm for DynamoPipeline {
         phone: &str,
     ) -> Result<Option<String>, PipelineError> {
         let item = self
-            .get_item(Self::key(
+            .get_item(dynamo::key(
                 keys::business_pk(business_id),
                 keys::contact_sk(phone),
             ))
@@ -532,7 +519,7 @@ impl Crm for DynamoPipeline {
         ));
         let booking_exists = match &entry.booking_id {
             Some(id) => self
-                .get_item(Self::key(biz.clone(), keys::booking_sk(id)))
+                .get_item(dynamo::key(biz.clone(), keys::booking_sk(id)))
                 .await?
                 .is_some(),
             None => false,
@@ -601,7 +588,7 @@ impl SmsLedger for DynamoPipeline {
         record: &SmsRecord,
         now: DateTime<Utc>,
     ) -> Result<SmsClaim, PipelineError> {
-        let key = Self::key(
+        let key = dynamo::key(
             keys::call_pk(business_id, call_id),
             keys::sms_sk(&record.kind),
         );
@@ -681,7 +668,7 @@ impl SmsLedger for DynamoPipeline {
         call_id: &str,
         record: &SmsRecord,
     ) -> Result<(), PipelineError> {
-        let key = Self::key(
+        let key = dynamo::key(
             keys::call_pk(business_id, call_id),
             keys::sms_sk(&record.kind),
         );
@@ -716,7 +703,7 @@ impl SmsLedger for DynamoPipeline {
         kind: &str,
     ) -> Result<Option<SmsRecord>, PipelineError> {
         let item = self
-            .get_item(Self::key(
+            .get_item(dynamo::key(
                 keys::call_pk(business_id, call_id),
                 keys::sms_sk(kind),
             ))
@@ -763,7 +750,7 @@ impl SmsLedger for DynamoPipeline {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(
+            .set_key(Some(dynamo::key(
                 keys::call_pk(business_id, call_id),
                 keys::sms_sk(kind),
             )))
@@ -789,7 +776,7 @@ impl SmsLedger for DynamoPipeline {
 
     async fn is_opted_out(&self, business_id: &str, phone: &str) -> Result<bool, PipelineError> {
         let item = self
-            .get_item(Self::key(
+            .get_item(dynamo::key(
                 keys::business_pk(business_id),
                 keys::opt_out_sk(phone),
             ))
@@ -812,7 +799,7 @@ impl SmsLedger for DynamoPipeline {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(
+            .set_key(Some(dynamo::key(
                 keys::business_pk(business_id),
                 keys::opt_out_sk(phone),
             )))

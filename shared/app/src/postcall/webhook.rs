@@ -58,6 +58,38 @@ pub struct Pipeline {
     pub clock: Arc<dyn Clock>,
 }
 
+/// The ElevenLabs secret: `{"api_key", "webhook_secret", "initiation_secret"}`; while rotating,
+/// `webhook_secrets` / `initiation_secrets` lists are accepted too.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ElevenLabsSecret {
+    pub api_key: String,
+    webhook_secret: Option<String>,
+    webhook_secrets: Vec<String>,
+    initiation_secret: Option<String>,
+    initiation_secrets: Vec<String>,
+}
+
+impl ElevenLabsSecret {
+    /// Secrets that sign post-call webhooks (empty ones never count).
+    pub fn webhook_secrets(&self) -> Vec<String> {
+        rotating(&self.webhook_secrets, &self.webhook_secret)
+    }
+
+    /// Values accepted in the initiation webhook's secret header.
+    pub fn initiation_secrets(&self) -> Vec<String> {
+        rotating(&self.initiation_secrets, &self.initiation_secret)
+    }
+}
+
+fn rotating(list: &[String], single: &Option<String>) -> Vec<String> {
+    list.iter()
+        .chain(single)
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect()
+}
+
 fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -110,38 +142,20 @@ impl Pipeline {
         self.clock.now()
     }
 
-    /// The webhook secrets: `{"webhook_secret": "..."}`, or several while rotating
-    /// (`{"webhook_secrets": ["old", "new"]}`).
-    async fn elevenlabs_webhook_secrets(&self) -> Result<Vec<String>, Problem> {
-        #[derive(Deserialize)]
-        struct Secret {
-            #[serde(default)]
-            webhook_secret: Option<String>,
-            #[serde(default)]
-            webhook_secrets: Vec<String>,
-        }
+    /// The ElevenLabs secret (`ELEVENLABS_SECRET_ARN`), cached by the secret source.
+    pub async fn elevenlabs_secret(&self) -> Result<ElevenLabsSecret, Problem> {
         let id = self
             .elevenlabs_secret_id
             .as_deref()
             .ok_or_else(|| Problem::unavailable("ELEVENLABS_SECRET_ARN is not configured."))?;
         let raw = self.secrets.secret_string(id).await.map_err(|e| {
             tracing::error!(error = %e, "ElevenLabs secret unavailable");
-            Problem::unavailable("The webhook secret is unavailable; try again.")
+            Problem::unavailable("The ElevenLabs secret is unavailable; try again.")
         })?;
-        let parsed: Secret = serde_json::from_str(&raw).map_err(|_| {
-            tracing::error!("ElevenLabs secret is not a JSON object with webhook_secret");
-            Problem::unavailable("The webhook secret is misconfigured.")
-        })?;
-        let secrets: Vec<String> = parsed
-            .webhook_secrets
-            .into_iter()
-            .chain(parsed.webhook_secret)
-            .filter(|s| !s.is_empty())
-            .collect();
-        if secrets.is_empty() {
-            tracing::error!("ElevenLabs secret has no webhook_secret: every webhook is refused");
-        }
-        Ok(secrets)
+        serde_json::from_str(&raw).map_err(|_| {
+            tracing::error!("the ElevenLabs secret is not a JSON object");
+            Problem::unavailable("The ElevenLabs secret is misconfigured.")
+        })
     }
 
     /// The Twilio credentials (secret `{"account_sid", "auth_token"}`).
@@ -235,7 +249,10 @@ async fn webhook(p: &Pipeline, req: Request) -> Result<Response<Body>, Problem> 
         .headers()
         .get(frontdesk_verify::elevenlabs::HEADER)
         .and_then(|v| v.to_str().ok());
-    let secrets = p.elevenlabs_webhook_secrets().await?;
+    let secrets = p.elevenlabs_secret().await?.webhook_secrets();
+    if secrets.is_empty() {
+        tracing::error!("the ElevenLabs secret has no webhook_secret: every webhook is refused");
+    }
     let keys: Vec<&[u8]> = secrets.iter().map(|s| s.as_bytes()).collect();
     if let Err(e) = frontdesk_verify::elevenlabs::verify(header, body, &keys, now.timestamp()) {
         tracing::warn!(error = %e, "post-call webhook refused");

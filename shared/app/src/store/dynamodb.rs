@@ -19,7 +19,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use super::business::{
     BusinessPage, BusinessRecord, BusinessStore, StoreError, ToolProfile, ToolSecretHash,
 };
-use crate::dynamo::{self, TxFailure};
+use crate::dynamo::{self, TxFailure, s};
 use crate::keys;
 
 /// The product's table.
@@ -93,10 +93,6 @@ struct NumberItem {
 
 fn unavailable(e: impl std::error::Error) -> StoreError {
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
 }
 
 /// What one item of a transaction stands for, to explain a cancellation.
