@@ -768,3 +768,92 @@ async fn harness_with_token(token: &str) -> Harness {
     );
     h
 }
+
+/// The agent configuration: native businesses get ElevenLabs' `transfer_to_number` built from
+/// their transfer rules, register-call businesses the `transfer_call` server tool.
+#[tokio::test]
+async fn voice_agent_renders_the_transfer_rules_for_the_mode() {
+    let h = harness().await;
+    let mut doc = demo();
+    doc["telephony"]["transfers"] = json!([
+        {"number": "+12125550198", "condition": "A dental emergency", "transfer_type": "blind"}
+    ]);
+    let (status, body, _) = send(&h, request("POST", "/admin/businesses", Some(&doc), &[])).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, agent, _) = send(
+        &h,
+        request(
+            "GET",
+            "/admin/businesses/demo-dental/voice-agent",
+            None,
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{agent}");
+    let transfer = &agent["built_in_tools"]["transfer_to_number"];
+    assert_eq!(transfer["params"]["system_tool_type"], "transfer_to_number");
+    assert_eq!(
+        transfer["params"]["transfers"][0],
+        json!({"transfer_destination": {"type": "phone", "phone_number": "+12125550198"},
+               "condition": "A dental emergency", "transfer_type": "blind"})
+    );
+    let names: Vec<&str> = agent["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"transfer_call"), "{names:?}");
+    assert!(agent["dynamic_variables"].as_array().unwrap().len() >= 27);
+
+    // Register-call: no built-in transfer (ElevenLabs can't), the transfer_call tool instead.
+    let (_, read, resp) = send(
+        &h,
+        request("GET", "/admin/businesses/demo-dental", None, &[]),
+    )
+    .await;
+    let _ = read;
+    let etag = header(&resp, "etag");
+    let patch = json!({"telephony": {"mode": "register_call", "agent_id": "agent_demo"}});
+    let (status, body, _) = send(
+        &h,
+        request(
+            "PATCH",
+            "/admin/businesses/demo-dental",
+            Some(&patch),
+            &[("if-match", etag.as_str())],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, agent, _) = send(
+        &h,
+        request(
+            "GET",
+            "/admin/businesses/demo-dental/voice-agent",
+            None,
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(agent["built_in_tools"], json!({}));
+    assert!(
+        agent["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "transfer_call")
+    );
+    let (status, _, _) = send(
+        &h,
+        request(
+            "POST",
+            "/admin/businesses/demo-dental/voice-agent",
+            None,
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(status, 405);
+}

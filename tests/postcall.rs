@@ -18,6 +18,7 @@ use frontdesk_app::store::{BusinessRecord, BusinessStore};
 use frontdesk_app::tools::Clock;
 use frontdesk_app::twilio::TwilioClient;
 use frontdesk_rules::parse_business_config;
+use frontdesk_tests::pipeline;
 use frontdesk_tests::stack::TestStack;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
@@ -208,66 +209,17 @@ async fn post(h: &Harness, req: Request) -> (u16, Value) {
     (status, serde_json::from_slice(bytes).unwrap_or(Value::Null))
 }
 
-/// Runs the chain until every queue is empty: receive from each stage's queue, run the
-/// stage, delete on success. Returns how many jobs each stage ran.
+/// Runs the chain until every queue is empty (see frontdesk_tests::pipeline::drain).
 async fn drain(h: &Harness) -> BTreeMap<&'static str, usize> {
-    drain_allowing_failures(h, false).await
+    pipeline::drain(&h.p, &h.stack, false).await
 }
 
-/// Like [`drain`]; with `allow_failures`, a failing job is left on its queue and made visible
-/// again at once (as if its visibility timeout had passed), so SQS's redrive policy moves it
-/// to the dead-letter queue after `maxReceiveCount` receives.
+/// Like [`drain`], failing jobs left for SQS's redrive policy.
 async fn drain_allowing_failures(
     h: &Harness,
     allow_failures: bool,
 ) -> BTreeMap<&'static str, usize> {
-    let sqs = h.stack.sqs();
-    let stages = [
-        (Stage::Process, "PostcallQueue"),
-        (Stage::CrmSync, "CrmSyncQueue"),
-        (Stage::SmsSend, "SmsSendQueue"),
-        (Stage::Analytics, "AnalyticsQueue"),
-    ];
-    let mut ran = BTreeMap::new();
-    loop {
-        let mut any = false;
-        for (stage, queue) in stages {
-            let url = h.stack.queue_url(queue);
-            let out = sqs
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .visibility_timeout(30)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages() {
-                any = true;
-                let job: Job = serde_json::from_str(m.body().unwrap()).unwrap();
-                if let Err(e) = run(&h.p, stage, &job).await {
-                    assert!(allow_failures, "{stage:?}: {e}");
-                    sqs.change_message_visibility()
-                        .queue_url(&url)
-                        .receipt_handle(m.receipt_handle().unwrap())
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .unwrap();
-                    continue;
-                }
-                *ran.entry(stage.name()).or_default() += 1;
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        if !any {
-            return ran;
-        }
-    }
+    pipeline::drain(&h.p, &h.stack, allow_failures).await
 }
 
 async fn texts_sent(h: &Harness) -> Vec<BTreeMap<String, String>> {
@@ -797,41 +749,9 @@ async fn a_failing_stage_lands_in_its_dlq_while_others_flow_and_redrive_complete
     assert_eq!(stats.get("sms_sent"), Some(&2));
 }
 
-/// A form body as Twilio encodes it.
-fn form_body(params: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// A Twilio webhook request signed with `token` for the public URL.
 fn twilio_request(path: &str, params: &[(&str, &str)], token: &str) -> Request {
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let url = format!("https://hooks.example.com{path}");
-    let sig = frontdesk_verify::twilio::signature(token, &url, &owned);
-    http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", sig)
-        .body(Body::Text(form_body(params)))
-        .unwrap()
+    pipeline::twilio_request("https://hooks.example.com", path, params, token)
 }
 
 async fn answer(resp: lambda_http::Response<Body>) -> (u16, String) {

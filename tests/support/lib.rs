@@ -1,4 +1,5 @@
 //! Test support.
 
 pub mod moto;
+pub mod pipeline;
 pub mod stack;

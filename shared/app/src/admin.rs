@@ -8,6 +8,9 @@
 //! - `PATCH  /admin/businesses/{business_id}`   JSON merge patch, RFC 7396 (If-Match required)
 //! - `DELETE /admin/businesses/{business_id}`   delete (If-Match required)
 //! - `POST   /admin/businesses/{business_id}/tool-secret`  new tool secret, shown once (`?grace_hours=`)
+//! - `GET    /admin/businesses/{business_id}/voice-agent`  what to configure on the ElevenLabs
+//!   agent: dynamic variables, server tools, and the `transfer_to_number` system tool (native
+//!   mode) rendered from the transfer rules
 //!
 //! Every request is authenticated before anything is parsed, read or written.
 
@@ -93,6 +96,13 @@ async fn route(ctx: &AdminContext, req: Request) -> Result<Response<Body>, Probl
                 Method::PATCH => patch(ctx, &req, &id).await,
                 Method::DELETE => delete(ctx, &req, &id).await,
                 _ => Err(Problem::method_not_allowed("GET, PUT, PATCH, DELETE")),
+            }
+        }
+        ["admin", "businesses", id, "voice-agent"] => {
+            let id = (*id).to_owned();
+            match *req.method() {
+                Method::GET => voice_agent(ctx, &id).await,
+                _ => Err(Problem::method_not_allowed("GET")),
             }
         }
         ["admin", "businesses", id, "tool-secret"] => {
@@ -197,6 +207,37 @@ async fn read(ctx: &AdminContext, req: &Request, id: &str) -> Result<Response<Bo
         &Representation::of(&record),
         &[(header::ETAG, tag)],
     ))
+}
+
+/// `GET /admin/businesses/{id}/voice-agent`: the agent configuration the business needs in
+/// ElevenLabs. Native mode: `built_in_tools.transfer_to_number` from the transfer rules (paste
+/// into `conversation_config.agent.prompt.built_in_tools`); register-call mode: the
+/// `transfer_call` server tool instead (ElevenLabs can't transfer those calls).
+async fn voice_agent(ctx: &AdminContext, id: &str) -> Result<Response<Body>, Problem> {
+    use frontdesk_rules::TelephonyMode;
+    use frontdesk_rules::call_entry;
+    let record = load(ctx, id).await?;
+    let config = &record.config;
+    let mut built_in = serde_json::Map::new();
+    if let Some(tool) = call_entry::transfer_to_number_tool(config) {
+        built_in.insert("transfer_to_number".into(), tool);
+    }
+    let register = config.telephony.mode == TelephonyMode::RegisterCall;
+    let tools: Vec<_> = crate::tools::Tool::ALL
+        .into_iter()
+        .filter(|t| register || *t != crate::tools::Tool::TransferCall)
+        .map(crate::tools::spec::spec)
+        .collect();
+    let body = serde_json::json!({
+        "business_id": id,
+        "mode": config.telephony.mode,
+        "agent_id": config.telephony.agent_id,
+        "dynamic_variables": call_entry::VARIABLES,
+        "built_in_tools": built_in,
+        "tools": tools,
+        "transfer_rules": config.telephony.transfer_rules(),
+    });
+    Ok(json_response(StatusCode::OK, &body, &[]))
 }
 
 async fn replace(ctx: &AdminContext, req: &Request, id: &str) -> Result<Response<Body>, Problem> {

@@ -78,7 +78,12 @@ impl CallEntry {
     }
 
     /// What the CRM knows about the caller; a lookup failure only costs the personalisation.
-    async fn caller(&self, business_id: &str, e164: &str, now: DateTime<Utc>) -> CallerInfo {
+    pub(crate) async fn caller(
+        &self,
+        business_id: &str,
+        e164: &str,
+        now: DateTime<Utc>,
+    ) -> CallerInfo {
         let (name, upcoming) = tokio::join!(
             self.p.crm.contact_name(business_id, e164),
             self.bookings.upcoming_for_phone(business_id, e164, now)

@@ -81,6 +81,10 @@ pub fn call_pk(business_id: &str, call_id: &str) -> String {
 }
 pub const CALL_SK: &str = "CALL";
 
+/// What we answered Twilio for one step of a call (`ENTRY#inbound`, `ENTRY#agent`,
+/// `ENTRY#fallback`), under the call's partition keyed by CallSid.
+pub const ENTRY_PREFIX: &str = "ENTRY#";
+
 /// Hashes of a business's tool secrets (never the secrets themselves).
 pub const TOOL_AUTH_SK: &str = "TOOLAUTH";
 

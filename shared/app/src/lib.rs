@@ -29,4 +29,6 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod transfer;
 pub mod twilio;
+pub mod voice;

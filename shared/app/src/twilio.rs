@@ -126,6 +126,30 @@ pub trait Sms: Send + Sync {
     ) -> Result<Vec<Message>, TwilioError>;
 }
 
+/// A live call as Twilio reports it.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+pub struct Call {
+    pub sid: String,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Twilio error code: the call is not in progress (it ended), so it can't be redirected.
+pub const CALL_NOT_IN_PROGRESS: u32 = 21220;
+
+/// Twilio's Calls API.
+#[async_trait]
+pub trait CallControl: Send + Sync {
+    /// Replaces what a live call is doing with `twiml` (`POST …/Calls/{CallSid}.json`,
+    /// `Twiml=`): the transfer of a register-call call to a person.
+    async fn redirect(
+        &self,
+        creds: &Credentials,
+        call_sid: &str,
+        twiml: &str,
+    ) -> Result<Call, TwilioError>;
+}
+
 pub struct TwilioClient {
     http: reqwest::Client,
     base: String,
@@ -259,5 +283,29 @@ impl Sms for TwilioClient {
             .await;
         let page: Page = answer(sent).await?;
         Ok(page.messages)
+    }
+}
+
+#[async_trait]
+impl CallControl for TwilioClient {
+    async fn redirect(
+        &self,
+        creds: &Credentials,
+        call_sid: &str,
+        twiml: &str,
+    ) -> Result<Call, TwilioError> {
+        let (user, pass) = creds.basic()?;
+        let sent = self
+            .http
+            .post(format!(
+                "{}/2010-04-01/Accounts/{}/Calls/{call_sid}.json",
+                self.base, creds.account_sid
+            ))
+            .basic_auth(user, Some(pass))
+            .header("accept", "application/json")
+            .form(&[("Twiml", twiml)])
+            .send()
+            .await;
+        answer(sent).await
     }
 }

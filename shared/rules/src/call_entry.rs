@@ -43,6 +43,7 @@
 //! | `next_booking_id` | its id | `bk_01H…` |
 //! | `next_booking_start` | its start, RFC 3339 with the local offset | `2026-11-24T09:00:00-05:00` |
 //! | `escalation_available` | `true` when a transfer to a human is possible | `true` |
+//! | `call_sid` | Twilio's CallSid, when the app knows it (register-call; the initiation webhook's `call_sid`) | `CA5f…` |
 //!
 //! Notes:
 //!
@@ -55,10 +56,13 @@
 //! * `persona_variant` is `after_hours` whenever `open_now` is `false`. While open, by the
 //!   local time: `morning` before 12:00, `afternoon` from 12:00 to before 17:00, `evening`
 //!   from 17:00 (the same cut-offs as `time_of_day` of `check_availability`).
-//! * `escalation_available` is `true` when `telephony.escalation_number` is set and the mode
-//!   is `native`: ElevenLabs cannot transfer register-call calls (it has no Twilio
-//!   credentials for them). It says nothing about staff being there; combine with `open_now`
-//!   in the prompt.
+//! * `escalation_available` is `true` when the business has a transfer rule
+//!   ([`crate::config::Telephony::transfer_rules`]: `telephony.transfers`, else the
+//!   `escalation_number`). Native numbers transfer with ElevenLabs' `transfer_to_number`
+//!   ([`transfer_to_number_tool`]); register-call numbers with our `transfer_call` tool, which
+//!   redirects the live call through Twilio (ElevenLabs has no Twilio credentials for them).
+//!   It says nothing about staff being there; combine with `open_now` in the prompt.
+//! * `call_sid` is set by the app (`""` here): `transfer_call` needs it to find the live call.
 //! * `next_booking` is whatever booking the app passes as the caller's next one, spoken
 //!   relative to now.
 //!
@@ -78,7 +82,7 @@ use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AfterHoursPolicy, BusinessConfig, Persona, TelephonyMode};
+use crate::config::{AfterHoursPolicy, BusinessConfig, Persona, TelephonyMode, TransferType};
 use crate::slots::{business_day, local_day_bounds};
 use crate::speak::{self, Language};
 use crate::template;
@@ -156,6 +160,7 @@ pub const VARIABLES: &[&str] = &[
     "next_booking_id",
     "next_booking_start",
     "escalation_available",
+    "call_sid",
 ];
 
 /// The `persona_variant` values.
@@ -293,15 +298,11 @@ pub fn dynamic_variables(
         "next_booking_start",
         booking.map_or_else(String::new, |b| local_rfc3339(b.start, tz)),
     );
-    let escalation = config
-        .telephony
-        .escalation_number
-        .as_deref()
-        .is_some_and(|number| !number.trim().is_empty());
     set(
         "escalation_available",
-        (escalation && config.telephony.mode == TelephonyMode::Native).to_string(),
+        (!config.telephony.transfer_rules().is_empty()).to_string(),
     );
+    set("call_sid", String::new());
     let greeting = greeting(config, &vars);
     vars.insert("greeting".to_owned(), greeting);
     vars
@@ -345,6 +346,7 @@ pub fn generic_variables(now: DateTime<Utc>) -> BTreeMap<String, String> {
         ("next_booking_id", ""),
         ("next_booking_start", ""),
         ("escalation_available", "false"),
+        ("call_sid", ""),
     ] {
         vars.insert(name.to_owned(), value.to_owned());
     }
@@ -365,6 +367,47 @@ pub fn client_data(vars: &BTreeMap<String, String>) -> serde_json::Value {
         "type": "conversation_initiation_client_data",
         "dynamic_variables": vars,
     })
+}
+
+/// The ElevenLabs `transfer_to_number` system tool for the business's transfer rules (native
+/// mode: ElevenLabs transfers the call itself), ready to put in the agent's
+/// `conversation_config.agent.prompt.built_in_tools`. `None` when the mode is `register_call`
+/// (the `transfer_call` tool does it) or there is no rule.
+pub fn transfer_to_number_tool(config: &BusinessConfig) -> Option<serde_json::Value> {
+    if config.telephony.mode != TelephonyMode::Native {
+        return None;
+    }
+    let rules = config.telephony.transfer_rules();
+    if rules.is_empty() {
+        return None;
+    }
+    let transfers: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|rule| {
+            serde_json::json!({
+                "transfer_destination": {"type": "phone", "phone_number": rule.number},
+                "condition": rule.condition.trim(),
+                "transfer_type": match rule.transfer_type {
+                    TransferType::Conference => "conference",
+                    TransferType::Blind => "blind",
+                },
+            })
+        })
+        .collect();
+    Some(serde_json::json!({
+        "type": "system",
+        "name": "transfer_to_number",
+        "description": format!(
+            "Transfer the caller to a person at {} when one of the conditions applies. \
+             Tell the caller you are connecting them first.",
+            config.profile.name.trim()
+        ),
+        "params": {
+            "system_tool_type": "transfer_to_number",
+            "transfers": transfers,
+            "enable_client_message": true,
+        },
+    }))
 }
 
 /// Who answers a call that reaches our webhook (`telephony.mode` `register_call`; native
@@ -1043,6 +1086,7 @@ mod tests {
             ("next_booking_id", "bk_1"),
             ("next_booking_start", "2026-11-24T09:00:00-05:00"),
             ("escalation_available", "true"),
+            ("call_sid", ""),
         ];
         for (name, value) in expected {
             assert_eq!(vars[name], value, "{name}");
@@ -1246,15 +1290,81 @@ mod tests {
     }
 
     #[test]
-    fn escalation_needs_a_number_and_the_native_mode() {
+    fn escalation_needs_a_transfer_rule_in_either_mode() {
         let mut config = demo();
         let now = ny("2026-11-23 10:05");
         assert_eq!(vars_at(&config, now)["escalation_available"], "true");
         config.telephony.mode = TelephonyMode::RegisterCall;
-        assert_eq!(vars_at(&config, now)["escalation_available"], "false");
-        config.telephony.mode = TelephonyMode::Native;
+        assert_eq!(
+            vars_at(&config, now)["escalation_available"],
+            "true",
+            "register-call transfers with the transfer_call tool"
+        );
         config.telephony.escalation_number = None;
         assert_eq!(vars_at(&config, now)["escalation_available"], "false");
+        config.telephony.transfers = vec![crate::config::TransferRule {
+            number: "+12125550142".into(),
+            condition: "billing questions".into(),
+            transfer_type: TransferType::Blind,
+        }];
+        assert_eq!(vars_at(&config, now)["escalation_available"], "true");
+    }
+
+    #[test]
+    fn transfer_rules_render_as_elevenlabs_transfer_to_number() {
+        let mut config = demo();
+        let tool = transfer_to_number_tool(&config).expect("native with an escalation number");
+        assert_eq!(tool["type"], "system");
+        assert_eq!(tool["name"], "transfer_to_number");
+        assert_eq!(tool["params"]["system_tool_type"], "transfer_to_number");
+        let transfers = tool["params"]["transfers"].as_array().unwrap();
+        assert_eq!(transfers.len(), 1);
+        assert_eq!(
+            transfers[0]["transfer_destination"],
+            serde_json::json!({"type": "phone", "phone_number": config.telephony.escalation_number.clone().unwrap()})
+        );
+        assert_eq!(
+            transfers[0]["condition"],
+            crate::config::DEFAULT_TRANSFER_CONDITION
+        );
+        assert_eq!(transfers[0]["transfer_type"], "conference");
+
+        config.telephony.transfers = vec![
+            crate::config::TransferRule {
+                number: "+12125550142".into(),
+                condition: "  billing questions ".into(),
+                transfer_type: TransferType::Blind,
+            },
+            crate::config::TransferRule {
+                number: "+12125550143".into(),
+                condition: "a dental emergency".into(),
+                transfer_type: TransferType::Conference,
+            },
+        ];
+        let tool = transfer_to_number_tool(&config).unwrap();
+        let transfers = tool["params"]["transfers"].as_array().unwrap();
+        assert_eq!(
+            transfers.len(),
+            2,
+            "explicit rules replace the escalation number"
+        );
+        assert_eq!(transfers[0]["condition"], "billing questions");
+        assert_eq!(transfers[0]["transfer_type"], "blind");
+        assert_eq!(
+            transfers[1]["transfer_destination"]["phone_number"],
+            "+12125550143"
+        );
+
+        config.telephony.mode = TelephonyMode::RegisterCall;
+        assert_eq!(
+            transfer_to_number_tool(&config),
+            None,
+            "register-call uses transfer_call"
+        );
+        config.telephony.mode = TelephonyMode::Native;
+        config.telephony.transfers.clear();
+        config.telephony.escalation_number = None;
+        assert_eq!(transfer_to_number_tool(&config), None);
     }
 
     #[test]

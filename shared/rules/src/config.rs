@@ -307,6 +307,55 @@ pub struct Telephony {
     pub after_hours_policy: AfterHoursPolicy,
     /// How long staff are rung before the AI (or voicemail) takes over.
     pub ring_staff_seconds: u32,
+    /// When the agent may hand the caller to a human, and to which number. Empty: one rule
+    /// to `escalation_number` ([`Telephony::transfer_rules`]).
+    pub transfers: Vec<TransferRule>,
+}
+
+impl Telephony {
+    /// The transfer rules in effect: `transfers`, or, when there are none, one rule to
+    /// `escalation_number` with [`DEFAULT_TRANSFER_CONDITION`]; empty when neither is set.
+    pub fn transfer_rules(&self) -> Vec<TransferRule> {
+        if !self.transfers.is_empty() {
+            return self.transfers.clone();
+        }
+        self.escalation_number
+            .iter()
+            .filter(|n| !n.trim().is_empty())
+            .map(|number| TransferRule {
+                number: number.clone(),
+                condition: DEFAULT_TRANSFER_CONDITION.to_owned(),
+                transfer_type: TransferType::default(),
+            })
+            .collect()
+    }
+}
+
+/// The condition of the rule derived from `escalation_number`.
+pub const DEFAULT_TRANSFER_CONDITION: &str = "The caller asks for a person, has an urgent \
+    problem, or needs something you cannot do with your tools.";
+
+/// One transfer destination and when the agent should use it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(expecting = "a transfer rule with `number` and `condition`")]
+pub struct TransferRule {
+    /// Where the call goes, E.164.
+    pub number: String,
+    /// When to transfer there, in words the agent's LLM reads ("the caller has an emergency").
+    pub condition: String,
+    #[serde(default)]
+    pub transfer_type: TransferType,
+}
+
+/// How ElevenLabs hands the call over (native mode; register-call transfers always dial).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferType {
+    /// The agent dials the destination and leaves once connected (warm: it can brief staff).
+    #[default]
+    Conference,
+    /// The call is handed over directly (caller ID kept, no briefing).
+    Blind,
 }
 
 impl Default for Telephony {
@@ -319,6 +368,7 @@ impl Default for Telephony {
             voicemail_fallback: true,
             after_hours_policy: AfterHoursPolicy::default(),
             ring_staff_seconds: 20,
+            transfers: Vec::new(),
         }
     }
 }

@@ -27,6 +27,7 @@
 //!
 //! | # | disposition | when |
 //! |---|-------------|------|
+//! | 0 | `voicemail` | the caller left a message in our voicemail ([`CallFacts::voicemail`], register-call and fallback flows) |
 //! | 1 | `voicemail` | the `voicemail_detection` system tool was called, or the termination reason mentions "voicemail" |
 //! | 2 | `abandoned` | the caller never spoke (no user turn with text), or the call lasted less than [`AssessRules::abandoned_below_secs`] (duration, else the last turn's time) without any tool use |
 //! | 3 | `escalated` | the call was transferred (`transfer_to_number`, `transfer_to_agent`, or a webhook tool named like `transfer_call`) and the transfer did not fail |
@@ -47,7 +48,9 @@
 //! * When the disposition is `escalated` or a booking one, the follow-up signals that also
 //!   hold are appended to the reasons as `also: ...`.
 //!
-//! [`sms_kind`] maps a disposition to the text message to send, if any.
+//! [`sms_kind`] maps a disposition to the text message to send, if any; [`message_kind`]
+//! also knows that a caller who left us a voicemail gets the `voicemail_recap` text (a
+//! voicemail *reached* by the agent gets none).
 //!
 //! # QA flags
 //!
@@ -262,6 +265,58 @@ pub struct CallFacts {
     /// The `reason` the agent gave to the `end_call` system tool.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_call_reason: Option<String>,
+    /// The message the caller left in our voicemail (Twilio `<Record>`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail: Option<Voicemail>,
+}
+
+/// A voicemail the caller left (Twilio `<Record>` of the fallback, after-hours or
+/// unanswered-transfer flows).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct Voicemail {
+    /// Twilio's RecordingSid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_sid: Option<String>,
+    /// Where the recording is (Twilio media URL; needs the account's credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_url: Option<String>,
+    /// Length of the recording in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u32>,
+    /// Twilio's transcription (English businesses), when it arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcription: Option<String>,
+}
+
+impl Voicemail {
+    /// A short quote of the message for texts: the transcription's first words (at most
+    /// `max` characters, cut at a word), in quotes; `None` without a transcription.
+    pub fn quote(&self, max: usize) -> Option<String> {
+        let text = self
+            .transcription
+            .as_deref()?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.is_empty() {
+            return None;
+        }
+        if text.chars().count() <= max {
+            return Some(format!("\u{201c}{text}\u{201d}"));
+        }
+        // One character more: a space there means the cut falls between words.
+        let mut cut: String = text.chars().take(max + 1).collect();
+        if let Some(space) = cut.rfind(' ') {
+            cut.truncate(space);
+        } else {
+            cut = text.chars().take(max).collect();
+        }
+        Some(format!(
+            "\u{201c}{}\u{2026}\u{201d}",
+            cut.trim_end_matches([',', '.', ';', ':'])
+        ))
+    }
 }
 
 /// `metadata.error` of a conversation.
@@ -985,7 +1040,24 @@ pub fn sms_kind(d: Disposition) -> Option<MessageKind> {
     }
 }
 
+/// The text message a call calls for: [`sms_kind`] of its disposition, except that a caller
+/// who left us a voicemail gets [`MessageKind::VoicemailRecap`].
+pub fn message_kind(facts: &CallFacts, d: Disposition) -> Option<MessageKind> {
+    match d {
+        Disposition::Voicemail if facts.voicemail.is_some() => Some(MessageKind::VoicemailRecap),
+        d => sms_kind(d),
+    }
+}
+
 fn disposition(f: &CallFacts, rules: &AssessRules) -> (Disposition, Vec<String>) {
+    // 0. A message left in our voicemail.
+    if let Some(vm) = &f.voicemail {
+        let mut reason = "the caller left a voicemail".to_owned();
+        if let Some(secs) = vm.duration_secs {
+            reason.push_str(&format!(" ({secs} s)"));
+        }
+        return (Disposition::Voicemail, vec![reason]);
+    }
     // 1. Voicemail.
     if f.voicemail_detected {
         return (Disposition::Voicemail, vec!["voicemail detected".into()]);

@@ -223,6 +223,68 @@ pub fn opt_out_footer(lang: Language) -> &'static str {
     }
 }
 
+/// The text that tells the business (its escalation number) a caller left a voicemail, in the
+/// business's language: who called (name when known, number, or "a withheld number"), how
+/// long the message is, then the transcription's first words when there is one, else where
+/// to listen. At most [`MAX_BODY_LENGTH`] UTF-16 units (the quote is shortened first).
+pub fn staff_voicemail_notice(
+    config: &BusinessConfig,
+    caller: Option<&str>,
+    caller_name: Option<&str>,
+    voicemail: &crate::postcall::Voicemail,
+) -> String {
+    let lang = Language::for_config(config);
+    let who = match (caller_name.map(str::trim).filter(|n| !n.is_empty()), caller) {
+        (Some(name), Some(number)) => format!("{name} ({number})"),
+        (Some(name), None) => name.to_owned(),
+        (None, Some(number)) => number.to_owned(),
+        (None, None) => match lang {
+            Language::English => "a withheld number".to_owned(),
+            Language::Spanish => "un número oculto".to_owned(),
+            Language::French => "un numéro masqué".to_owned(),
+            Language::German => "einer unterdrückten Nummer".to_owned(),
+        },
+    };
+    let secs = voicemail
+        .duration_secs
+        .map(|s| format!(" ({s} s)"))
+        .unwrap_or_default();
+    let head = match lang {
+        Language::English => format!("{}: new voicemail{secs} from {who}.", config.profile.name),
+        Language::Spanish => format!(
+            "{}: nuevo mensaje de voz{secs} de {who}.",
+            config.profile.name
+        ),
+        Language::French => format!(
+            "{} : nouveau message vocal{secs} de {who}.",
+            config.profile.name
+        ),
+        Language::German => format!(
+            "{}: neue Sprachnachricht{secs} von {who}.",
+            config.profile.name
+        ),
+    };
+    let listen = voicemail.recording_url.as_deref().map(|url| match lang {
+        Language::English => format!("Listen: {url}"),
+        Language::Spanish => format!("Escuchar: {url}"),
+        Language::French => format!("\u{c9}couter : {url}"),
+        Language::German => format!("Anh\u{f6}ren: {url}"),
+    });
+    let room = MAX_BODY_LENGTH.saturating_sub(head.encode_utf16().count() + 1);
+    let tail = voicemail
+        .quote(room.clamp(20, 600))
+        .or(listen)
+        .unwrap_or_default();
+    let body = format!("{head} {tail}");
+    let body = body.trim();
+    body.chars()
+        .scan(0usize, |units, c| {
+            *units += c.len_utf16();
+            (*units <= MAX_BODY_LENGTH).then_some(c)
+        })
+        .collect()
+}
+
 /// Renders the business's text of `kind` with `vars` and appends the opt-out footer (see
 /// the module docs for the rules).
 ///

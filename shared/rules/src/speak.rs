@@ -710,6 +710,8 @@ pub enum Say<'a> {
     },
     /// Generic system problem: try again, or offer a callback.
     Unavailable,
+    /// Nobody can be reached by transfer (no transfer number, or the transfer failed).
+    TransferUnavailable,
 }
 
 /// Caller- or model-supplied text made safe to quote in a spoken sentence: letters, ASCII
@@ -1129,6 +1131,19 @@ pub fn say(what: Say<'_>, lang: Language) -> String {
                 réessayer dans un instant ou demander qu'on vous rappelle.",
                 "Leider habe ich gerade ein technisches Problem; ich kann es gleich noch einmal \
                 versuchen oder veranlassen, dass Sie zurückgerufen werden.",
+            ],
+        ),
+        Say::TransferUnavailable => pick(
+            lang,
+            [
+                "I'm sorry, I can't connect you with someone right now, but I can take a \
+                message and have the team call you back.",
+                "Lo siento, ahora mismo no puedo comunicarle con nadie, pero puedo tomar un \
+                mensaje y pedir que el equipo le devuelva la llamada.",
+                "Je suis désolé, je ne peux pas vous mettre en relation pour le moment, mais je \
+                peux prendre un message et demander à l'équipe de vous rappeler.",
+                "Es tut mir leid, ich kann Sie gerade nicht verbinden, aber ich kann eine \
+                Nachricht aufnehmen, damit das Team Sie zurückruft.",
             ],
         ),
     }
@@ -1951,6 +1966,7 @@ mod tests {
             },
             Say::InvalidPhone { input: "…" },
             Say::Unavailable,
+            Say::TransferUnavailable,
         ]
     }
 
@@ -1978,6 +1994,7 @@ mod tests {
             Say::NoBookingsFound => "NoBookingsFound",
             Say::InvalidPhone { .. } => "InvalidPhone",
             Say::Unavailable => "Unavailable",
+            Say::TransferUnavailable => "TransferUnavailable",
         }
     }
 

@@ -239,6 +239,14 @@ pub fn fallback(config: &BusinessConfig, urls: &FallbackUrls) -> Response {
     let Some(number) = escalation_number(config) else {
         return voicemail(config, &urls.voicemail);
     };
+    transfer(config, &number, &urls.after_dial)
+}
+
+/// A transfer of a live call to `number` (the `transfer_call` tool, through Twilio's Calls
+/// API): say `persona.escalation_message` (or a default in the business language) and dial
+/// it for `ring_staff_seconds` with `action` = `after_dial` (answer it with [`after_dial`]:
+/// voicemail when nobody answers).
+pub fn transfer(config: &BusinessConfig, number: &str, after_dial: &str) -> Response {
     let lang = Language::for_config(config);
     let message = match config.persona.escalation_message.trim() {
         "" => text(lang, Text::Connecting).to_owned(),
@@ -247,10 +255,10 @@ pub fn fallback(config: &BusinessConfig, urls: &FallbackUrls) -> Response {
     Response(vec![
         say(message, config),
         Verb::Dial {
-            number,
+            number: number.trim().to_owned(),
             timeout_secs: ring_timeout(config),
             caller_id: None,
-            action: Some(urls.after_dial.clone()),
+            action: Some(after_dial.to_owned()),
         },
     ])
 }

@@ -24,8 +24,8 @@ const KEEP_MARKERS_DAYS: i64 = 30;
 
 #[derive(Clone)]
 pub struct DynamoPipeline {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 impl DynamoPipeline {
@@ -36,7 +36,11 @@ impl DynamoPipeline {
         }
     }
 
-    fn put(&self, item: HashMap<String, AttributeValue>, condition: Option<&str>) -> Put {
+    pub(crate) fn put(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: Option<&str>,
+    ) -> Put {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -116,7 +120,7 @@ impl DynamoPipeline {
         }
     }
 
-    async fn get_item(
+    pub(crate) async fn get_item(
         &self,
         key: HashMap<String, AttributeValue>,
     ) -> Result<Option<HashMap<String, AttributeValue>>, PipelineError> {
@@ -265,6 +269,18 @@ impl CallStore for DynamoPipeline {
         if let Some(reason) = &failure.failure_reason {
             counters.add(format!("initiation_failure_{}", counter_name(reason)), 1);
         }
+        // The answer-rate counters of Twilio's call status callbacks (voice::status).
+        let status = failure
+            .failure_reason
+            .as_deref()
+            .or(failure.call_status.as_deref())
+            .unwrap_or("failed");
+        counters.add("calls_ended", 1).add(
+            crate::voice::status::final_counter(status)
+                .filter(|c| *c != "calls_completed")
+                .unwrap_or("calls_failed"),
+            1,
+        );
         let mut items = vec![
             ("marker", dedupe),
             (

@@ -50,6 +50,18 @@ pub struct CallRecord {
     /// What the agent logged with the `log_call` tool during the call, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_disposition: Option<String>,
+    /// The transfer the `transfer_call` tool made during the call, with its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_request: Option<TransferNote>,
+}
+
+/// A transfer made by the `transfer_call` tool (register-call mode).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TransferNote {
+    pub number: String,
+    pub reason: String,
+    pub call_sid: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Whether a write happened now or had already happened (a retry or a replay).

@@ -15,14 +15,21 @@ use crate::problem::Problem;
 /// The largest form body accepted (Twilio's are a few KB).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// Verifies the request and returns its form parameters.
-async fn verified_form(p: &Pipeline, req: &Request) -> Result<Vec<(String, String)>, Problem> {
+/// Verifies a Twilio webhook (`X-Twilio-Signature` over the public URL: `PUBLIC_BASE_URL`,
+/// else the API's own domain, + the raw path and query) and returns its form parameters.
+/// A bad or missing signature is 403 with nothing done.
+pub(crate) async fn verified_form(
+    p: &Pipeline,
+    req: &Request,
+) -> Result<Vec<(String, String)>, Problem> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > MAX_FORM_BYTES {
         return Err(Problem::payload_too_large(MAX_FORM_BYTES));
     }
-    let base = p.public_base_url.as_deref().ok_or_else(|| {
-        tracing::error!("PUBLIC_BASE_URL is not set: Twilio signatures cannot be checked");
+    let base = super::webhook::callback_base(p, req).ok_or_else(|| {
+        tracing::error!(
+            "PUBLIC_BASE_URL is not set and the request has no domain: Twilio signatures cannot be checked"
+        );
         Problem::unavailable("The public URL is not configured.")
     })?;
     let creds = p.twilio_credentials().await.map_err(|e| {
@@ -39,7 +46,7 @@ async fn verified_form(p: &Pipeline, req: &Request) -> Result<Vec<(String, Strin
         "" => req.uri().path(),
         raw => raw,
     };
-    let url = frontdesk_verify::twilio::public_url(base, path, query);
+    let url = frontdesk_verify::twilio::public_url(&base, path, query);
     let form = frontdesk_verify::twilio::parse_form(body)
         .map_err(|e| Problem::bad_request(format!("The form body cannot be read: {e}.")))?;
     let header = req
@@ -58,7 +65,7 @@ async fn verified_form(p: &Pipeline, req: &Request) -> Result<Vec<(String, Strin
     Ok(form)
 }
 
-fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -78,7 +85,7 @@ pub fn delivery_rank(status: &str) -> u8 {
     }
 }
 
-fn twiml(xml: &str) -> Response<Body> {
+pub(crate) fn twiml(xml: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header(http::header::CONTENT_TYPE, "text/xml")
@@ -86,7 +93,7 @@ fn twiml(xml: &str) -> Response<Body> {
         .expect("valid response")
 }
 
-const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#;
+pub(crate) const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#;
 
 /// `sms-status`.
 pub async fn handle_status(

@@ -190,10 +190,28 @@ async fn crm_sync(p: &Pipeline, job: &Job) -> Result<(), StageError> {
         phone: call.caller.clone(),
         name: caller_name(&call),
         disposition: a.disposition.as_str().to_owned(),
-        summary: call.facts.summary.clone(),
-        transcript_url: call.transcript_url.clone(),
+        summary: call.facts.summary.clone().or_else(|| {
+            call.facts
+                .voicemail
+                .as_ref()
+                .and_then(|vm| vm.transcription.clone())
+                .map(|t| format!("Voicemail: {t}"))
+        }),
+        transcript_url: call.transcript_url.clone().or_else(|| {
+            call.facts
+                .voicemail
+                .as_ref()
+                .and_then(|vm| vm.recording_url.clone())
+        }),
         booking_id: call.facts.booking.as_ref().map(|b| b.booking_id.clone()),
-        follow_up: (a.disposition == Disposition::FollowUpNeeded).then(|| a.reasons.join("; ")),
+        follow_up: match (&a.disposition, &call.facts.voicemail) {
+            (Disposition::FollowUpNeeded, _) => Some(a.reasons.join("; ")),
+            (Disposition::Voicemail, Some(vm)) => Some(match vm.quote(300) {
+                Some(quote) => format!("Call back: voicemail {quote}"),
+                None => "Call back: the caller left a voicemail".to_owned(),
+            }),
+            _ => None,
+        },
         flags: flag_names(&a.flags),
     };
     let once = p.crm.record(&job.business_id, &entry).await?;
@@ -218,7 +236,13 @@ fn sms_vars(
     put("business_name", Some(config.profile.name.clone()));
     put("business_phone", config.telephony.numbers.first().cloned());
     put("customer_name", caller_name(call));
-    put("summary", call.facts.summary.clone());
+    put(
+        "summary",
+        call.facts
+            .summary
+            .clone()
+            .or_else(|| call.facts.voicemail.as_ref().and_then(|vm| vm.quote(100))),
+    );
     put(
         "location",
         config.profile.locations.first().map(|l| l.address.clone()),
@@ -259,10 +283,14 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
     let now = p.now();
     let call = load(p, job).await?;
     let a = assessment(p, &call);
-    let Some(kind) = postcall::sms_kind(a.disposition) else {
+    let config = p.business(&job.business_id).await?;
+    // The business hears about a voicemail at once (quiet hours are for callers).
+    if let Some(vm) = &call.facts.voicemail {
+        notify_staff(p, job, &config, &call, vm, now).await?;
+    }
+    let Some(kind) = postcall::message_kind(&call.facts, a.disposition) else {
         return next(p, &p.queues.analytics, job).await;
     };
-    let config = p.business(&job.business_id).await?;
     // Quiet hours delay, never drop: back on the queue until the window ends.
     let send_at = sms::send_at(
         now,
@@ -311,7 +339,7 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
         }
         _ => None,
     };
-    let mut intent = match decision {
+    let intent = match decision {
         Some(settled) => settled,
         None => match sms::render(&config, kind, &sms_vars(&config, &call, now)) {
             Ok(r) => {
@@ -330,6 +358,83 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
             Err(e) => record(SmsStatus::Failed, Some(&format!("template: {e}"))),
         },
     };
+    deliver(p, job, &config, call.callback_base.as_deref(), intent, now).await?;
+    next(p, &p.queues.analytics, job).await
+}
+
+/// The SMS kind of the notice to the business about a voicemail.
+pub const STAFF_VOICEMAIL: &str = "staff_voicemail";
+
+/// Texts the business's escalation number (else its first transfer number) that a caller
+/// left a voicemail: once per call, like every text.
+async fn notify_staff(
+    p: &Pipeline,
+    job: &Job,
+    config: &BusinessConfig,
+    call: &CallRecord,
+    vm: &postcall::Voicemail,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let to = config.telephony.escalation_number.clone().or_else(|| {
+        config
+            .telephony
+            .transfer_rules()
+            .first()
+            .map(|r| r.number.clone())
+    });
+    let Some(to) = to else {
+        tracing::info!(call_id = %job.call_id, "no staff number: no voicemail notice");
+        return Ok(());
+    };
+    let mut intent = SmsRecord {
+        kind: STAFF_VOICEMAIL.to_owned(),
+        status: SmsStatus::Sending,
+        to: Some(to),
+        body: None,
+        segments: None,
+        encoding: None,
+        message_sid: None,
+        delivery: None,
+        reason: None,
+        attempts: 0,
+        lease_until: Some(now + chrono::Duration::seconds(60)),
+        created_at: None,
+        updated_at: Some(now),
+    };
+    if config.sms.sender.is_none() && config.sms.messaging_service_sid.is_none() {
+        intent.status = SmsStatus::Skipped;
+        intent.reason = Some("no SMS sender configured".into());
+    } else {
+        let body = sms::staff_voicemail_notice(
+            config,
+            call.caller.as_deref(),
+            caller_name(call).as_deref(),
+            vm,
+        );
+        let seg = sms::segments(&body);
+        intent.segments = Some(seg.segments as u32);
+        intent.encoding = Some(
+            match seg.encoding {
+                Encoding::Gsm7 => "gsm7",
+                Encoding::Ucs2 => "ucs2",
+            }
+            .to_owned(),
+        );
+        intent.body = Some(body);
+    }
+    deliver(p, job, config, call.callback_base.as_deref(), intent, now).await
+}
+
+/// Claims the text of `intent.kind` for the call and sends it (or settles it when it was
+/// decided not to send); a settled one is left alone, a lost answer reconciled.
+async fn deliver(
+    p: &Pipeline,
+    job: &Job,
+    config: &BusinessConfig,
+    callback_base: Option<&str>,
+    mut intent: SmsRecord,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
     let settled_before = intent.status != SmsStatus::Sending;
     match p
         .ledger
@@ -342,9 +447,9 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
                 .settle(&job.business_id, &job.call_id, &intent)
                 .await?;
         }
-        SmsClaim::Claimed => send(p, job, &config, call.callback_base.as_deref(), intent).await?,
+        SmsClaim::Claimed => send(p, job, config, callback_base, intent).await?,
         SmsClaim::Settled(r) => {
-            tracing::info!(call_id = %job.call_id, status = ?r.status, "text already settled");
+            tracing::info!(call_id = %job.call_id, kind = %r.kind, status = ?r.status, "text already settled");
         }
         SmsClaim::Busy => {
             return Err(StageError(
@@ -353,7 +458,7 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
         }
         SmsClaim::Reconcile(previous) => reconcile(p, job, previous, now).await?,
     }
-    next(p, &p.queues.analytics, job).await
+    Ok(())
 }
 
 async fn send(
@@ -505,7 +610,16 @@ async fn analytics(p: &Pipeline, job: &Job) -> Result<(), StageError> {
     if let Some(d) = call.facts.duration_secs {
         c.add("talk_secs", i64::from(d));
     }
-    if let Some(kind) = postcall::sms_kind(a.disposition)
+    if call.facts.voicemail.is_some()
+        && let Some(r) = p
+            .ledger
+            .get(&job.business_id, &job.call_id, STAFF_VOICEMAIL)
+            .await?
+        && r.status == SmsStatus::Sent
+    {
+        c.add("staff_notices_sent", 1);
+    }
+    if let Some(kind) = postcall::message_kind(&call.facts, a.disposition)
         && let Some(r) = p
             .ledger
             .get(&job.business_id, &job.call_id, kind.key())

@@ -304,6 +304,7 @@ async fn webhook(p: &Pipeline, req: Request) -> Result<Response<Body>, Problem> 
                 caller,
                 assessment: None,
                 agent_disposition: None,
+                transfer_request: None,
             };
             let once = p
                 .calls
@@ -354,7 +355,7 @@ async fn webhook(p: &Pipeline, req: Request) -> Result<Response<Body>, Problem> 
 }
 
 /// `PUBLIC_BASE_URL`, else `https://` + the domain API Gateway received the request on.
-fn callback_base(p: &Pipeline, req: &Request) -> Option<String> {
+pub(crate) fn callback_base(p: &Pipeline, req: &Request) -> Option<String> {
     use lambda_http::RequestExt;
     use lambda_http::request::RequestContext;
     p.public_base_url
@@ -389,11 +390,16 @@ async fn reject(p: &Pipeline, now: DateTime<Utc>, counter: &str) {
 /// the sweep sends it later: the record is never lost, and the stages are idempotent, so a
 /// job sent twice is harmless.
 pub async fn enqueue_first(p: &Pipeline, job: &Job) -> bool {
+    enqueue_first_after(p, job, Duration::ZERO).await
+}
+
+/// [`enqueue_first`], the job delivered after `delay` (at most 15 minutes).
+pub async fn enqueue_first_after(p: &Pipeline, job: &Job, delay: Duration) -> bool {
     let Some(url) = p.queues.process.as_deref() else {
         tracing::error!("POSTCALL_QUEUE_URL is not configured: left in the outbox");
         return false;
     };
-    match p.queue.send(url, job, Duration::ZERO).await {
+    match p.queue.send(url, job, delay).await {
         Ok(()) => {
             if let Err(e) = p.calls.clear_outbox(&job.business_id, &job.call_id).await {
                 // Harmless: the sweep will enqueue it once more.

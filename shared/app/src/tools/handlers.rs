@@ -362,6 +362,7 @@ pub(super) async fn dispatch(
     tool: Tool,
     profile: &Arc<ToolProfile>,
     body: Value,
+    base: Option<String>,
 ) -> Outcome {
     let config = &profile.business.config;
     let call: CallFields = match parse(&body) {
@@ -384,6 +385,7 @@ pub(super) async fn dispatch(
         Tool::FindBookings => find_bookings(&env, &body).await,
         Tool::UpsertContact => upsert_contact(&env, &body).await,
         Tool::LogCall => log_call(&env, &body).await,
+        Tool::TransferCall => transfer_call(&env, &body, base.as_deref()).await,
     };
     match result {
         Ok(v) => Outcome::Answer(v),
@@ -1218,6 +1220,96 @@ async fn log_call(env: &Env<'_>, body: &Value) -> ToolResult {
         Err(e) => {
             tracing::error!(error = %e, "call log write failed");
             Err(env.fail("temporarily_unavailable", Say::Unavailable).into())
+        }
+    }
+}
+
+// ------------------------------------------------------------ transfer_call
+
+#[derive(Deserialize)]
+struct TransferArgs {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    transfer_number: Option<String>,
+    #[serde(default, alias = "system__call_sid")]
+    call_sid: Option<String>,
+}
+
+async fn transfer_call(env: &Env<'_>, body: &Value, base: Option<&str>) -> ToolResult {
+    let args: TransferArgs = parse(body)?;
+    let reason = clean(args.reason).ok_or_else(|| {
+        problem(Problem::bad_request(
+            "`reason` is required: why the caller needs a person.",
+        ))
+    })?;
+    if reason.chars().count() > 500 {
+        return Err(problem(Problem::bad_request(
+            "`reason` is longer than 500 characters.",
+        )));
+    }
+    let call_sid = clean(args.call_sid).ok_or_else(|| {
+        problem(Problem::bad_request(
+            "`call_sid` is required (the `call_sid` dynamic variable of register-call calls).",
+        ))
+    })?;
+    if !crate::voice::is_call_sid(&call_sid) {
+        return Err(problem(Problem::bad_request(
+            "`call_sid` must be a Twilio call SID (CA + 32 hexadecimal digits).",
+        )));
+    }
+    let telephony = &env.config.telephony;
+    if telephony.mode != frontdesk_rules::TelephonyMode::RegisterCall {
+        // Native numbers transfer with ElevenLabs' transfer_to_number.
+        return Err(env
+            .fail("use_transfer_to_number", Say::TransferUnavailable)
+            .into());
+    }
+    let rules = telephony.transfer_rules();
+    let wanted = clean(args.transfer_number)
+        .map(|n| phone::normalize(&n, env.default_country()).unwrap_or(n));
+    let rule = match &wanted {
+        Some(n) => rules.iter().find(|r| &r.number == n),
+        None => rules.first(),
+    };
+    let Some(rule) = rule else {
+        let code = if rules.is_empty() {
+            "no_transfer_number"
+        } else {
+            "unknown_transfer_number"
+        };
+        return Err(env.fail(code, Say::TransferUnavailable).into());
+    };
+    let (Some(transfers), Some(base)) = (&env.ctx.transfers, base) else {
+        tracing::error!("transfer_call is not wired (TWILIO_SECRET_ARN / public URL)");
+        return Err(env
+            .fail("temporarily_unavailable", Say::TransferUnavailable)
+            .into());
+    };
+    let after_dial =
+        crate::voice::VoiceUrls::new(base, env.business_id).url(crate::voice::routes::AFTER_DIAL);
+    let request = crate::transfer::TransferRequest {
+        business_id: env.business_id.to_owned(),
+        call_sid,
+        conversation_id: clean(env.call.conversation_id.clone()),
+        number: rule.number.clone(),
+        reason,
+        twiml: frontdesk_rules::twiml::transfer(env.config, &rule.number, &after_dial).to_xml(),
+        at: env.now,
+    };
+    match transfers.transfer(&request).await {
+        Ok(answer) => Ok(answer),
+        Err(crate::transfer::TransferError::CallEnded) => {
+            Err(env.fail("call_ended", Say::TransferUnavailable).into())
+        }
+        Err(crate::transfer::TransferError::InProgress) => {
+            Err(env.fail("in_progress", Say::TransferUnavailable).into())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "transfer failed");
+            Err(env
+                .fail("temporarily_unavailable", Say::TransferUnavailable)
+                .into())
         }
     }
 }

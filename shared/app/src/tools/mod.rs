@@ -50,16 +50,18 @@ pub enum Tool {
     FindBookings,
     UpsertContact,
     LogCall,
+    TransferCall,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 6] = [
+    pub const ALL: [Tool; 7] = [
         Tool::CheckAvailability,
         Tool::CreateBooking,
         Tool::UpdateBooking,
         Tool::FindBookings,
         Tool::UpsertContact,
         Tool::LogCall,
+        Tool::TransferCall,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +72,7 @@ impl Tool {
             Tool::FindBookings => "find_bookings",
             Tool::UpsertContact => "upsert_contact",
             Tool::LogCall => "log_call",
+            Tool::TransferCall => "transfer_call",
         }
     }
 
@@ -105,6 +108,10 @@ pub struct ToolContext {
     pub clock: Arc<dyn Clock>,
     pub config_ttl: Duration,
     pub round_trips: RoundTrips,
+    /// `transfer_call` (register-call mode): Twilio's Calls API; `None` where not wired.
+    pub transfers: Option<Arc<dyn crate::transfer::Transfers>>,
+    /// `PUBLIC_BASE_URL`: the base of the URLs given to Twilio (else the API's domain).
+    pub public_base_url: Option<String>,
     cache: ProfileCache,
 }
 
@@ -123,8 +130,20 @@ impl ToolContext {
             clock: Arc::new(SystemClock),
             config_ttl: DEFAULT_CONFIG_TTL,
             round_trips: RoundTrips::default(),
+            transfers: None,
+            public_base_url: None,
             cache: ProfileCache::default(),
         }
+    }
+
+    pub fn with_transfers(
+        mut self,
+        transfers: Arc<dyn crate::transfer::Transfers>,
+        public_base_url: Option<String>,
+    ) -> Self {
+        self.transfers = Some(transfers);
+        self.public_base_url = public_base_url;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -158,6 +177,22 @@ impl ToolContext {
         )
         .with_round_trips(round_trips);
         ctx.config_ttl = ttl;
+        // transfer_call: TWILIO_SECRET_ARN (and TWILIO_API_BASE, PUBLIC_BASE_URL).
+        if let Ok(twilio_secret) = std::env::var("TWILIO_SECRET_ARN")
+            && !twilio_secret.is_empty()
+        {
+            let table = crate::env::required("TABLE_NAME")?;
+            ctx.transfers = Some(Arc::new(crate::transfer::TwilioTransfers::new(
+                Arc::new(crate::twilio::TwilioClient::from_env()),
+                ctx.secrets.clone(),
+                twilio_secret,
+                aws.dynamodb(),
+                table,
+            )));
+            ctx.public_base_url = std::env::var("PUBLIC_BASE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty());
+        }
         // Init has CPU to spare; the first caller should not pay for the metadata load.
         frontdesk_rules::phone::warm_up();
         Ok(ctx)
@@ -355,5 +390,15 @@ async fn run(ctx: &ToolContext, tool: Tool, req: &Request) -> Outcome {
     if !body.is_object() {
         return Problem::bad_request("The request body must be a JSON object.").into();
     }
-    handlers::dispatch(ctx, tool, &profile, body).await
+    let base = ctx.public_base_url.clone().or_else(|| {
+        use lambda_http::RequestExt;
+        use lambda_http::request::RequestContext;
+        match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(c)) => {
+                c.domain_name.as_ref().map(|d| format!("https://{d}"))
+            }
+            _ => None,
+        }
+    });
+    handlers::dispatch(ctx, tool, &profile, body, base).await
 }

@@ -220,6 +220,24 @@ pub fn spec(tool: Tool) -> ToolSpec {
             ),
             dynamic("call_id", "system__conversation_id"),
         ],
+        Tool::TransferCall => vec![
+            Param {
+                required: true,
+                ..llm(
+                    "reason",
+                    String,
+                    true,
+                    "Why the caller needs a person, in a few words (it is recorded on the call).",
+                )
+            },
+            llm(
+                "transfer_number",
+                String,
+                false,
+                "Which transfer number to use when the business has several (the one whose condition applies); leave out for the first.",
+            ),
+            dynamic("call_sid", "call_sid"),
+        ],
     };
     body.extend(call_params());
     ToolSpec {
@@ -241,6 +259,9 @@ pub fn spec(tool: Tool) -> ToolSpec {
                 "Save the caller's name and contact details when they give them, even without a booking."
             }
             Tool::LogCall => "Record the outcome of the call before it ends.",
+            Tool::TransferCall => {
+                "Transfer the caller to a person at the business when they ask for one or when a transfer condition applies. Tell the caller you are connecting them before calling it; the call leaves you when it succeeds."
+            }
         },
         method: "POST",
         path: format!("/tools/{{business_id}}/{}", tool.name()),

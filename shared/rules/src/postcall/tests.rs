@@ -230,6 +230,7 @@ fn sample_payload_gives_its_facts() {
         transfer: None,
         voicemail_detected: false,
         end_call_reason: None,
+        voicemail: None,
     };
     assert_eq!(facts_of(SAMPLE), expected);
 }
@@ -1763,6 +1764,7 @@ fn call_facts_strategy() -> impl Strategy<Value = CallFacts> {
                 }),
                 voicemail_detected,
                 end_call_reason,
+                voicemail: None,
             }
         })
 }
@@ -1850,4 +1852,60 @@ fn sample_and_large_facts_round_trip() {
         let back: CallFacts = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
         assert_eq!(back, f);
     }
+}
+
+#[test]
+fn a_left_voicemail_wins_and_gets_the_voicemail_recap() {
+    let mut f = CallFacts {
+        conversation_id: "CA0123".into(),
+        user_turns: 0,
+        voicemail: Some(Voicemail {
+            duration_secs: Some(34),
+            transcription: Some("Hi, please call me back".into()),
+            ..Voicemail::default()
+        }),
+        ..CallFacts::default()
+    };
+    let a = assess(&f, &AssessRules::default());
+    assert_eq!(a.disposition, Disposition::Voicemail);
+    assert_eq!(
+        a.reasons,
+        vec!["the caller left a voicemail (34 s)".to_owned()]
+    );
+    assert_eq!(
+        message_kind(&f, a.disposition),
+        Some(crate::config::MessageKind::VoicemailRecap)
+    );
+    // A voicemail the agent reached (outbound) gets no text.
+    f.voicemail = None;
+    f.voicemail_detected = true;
+    let a = assess(&f, &AssessRules::default());
+    assert_eq!(a.disposition, Disposition::Voicemail);
+    assert_eq!(message_kind(&f, a.disposition), None);
+    // Other dispositions keep sms_kind.
+    for d in Disposition::ALL {
+        if d != Disposition::Voicemail {
+            assert_eq!(message_kind(&f, d), sms_kind(d));
+        }
+    }
+}
+
+#[test]
+fn voicemail_quotes_are_short_and_cut_at_a_word() {
+    let vm = |t: &str| Voicemail {
+        transcription: Some(t.into()),
+        ..Voicemail::default()
+    };
+    assert_eq!(
+        vm("  Call  me\nback ").quote(50).unwrap(),
+        "\u{201c}Call me back\u{201d}"
+    );
+    assert_eq!(
+        vm("I would like to move my appointment, thanks")
+            .quote(20)
+            .unwrap(),
+        "\u{201c}I would like to move\u{2026}\u{201d}"
+    );
+    assert_eq!(vm("   ").quote(20), None);
+    assert_eq!(Voicemail::default().quote(20), None);
 }

@@ -827,3 +827,45 @@ fn an_unknown_opt_out_type_falls_back_to_the_body() {
     assert_eq!(classify_reply("yes", Some("SOMETHING")), Reply::OptIn);
     assert_eq!(classify_reply("hello", Some("SOMETHING")), Reply::Other);
 }
+
+#[test]
+fn staff_hear_who_left_a_voicemail_and_what_it_says() {
+    use crate::postcall::Voicemail;
+    let c = config(json!({}), &["en-US"]);
+    let vm = Voicemail {
+        recording_url: Some("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1".into()),
+        duration_secs: Some(34),
+        transcription: Some("Please call me back about my crown".into()),
+        ..Voicemail::default()
+    };
+    let text = staff_voicemail_notice(&c, Some("+12125550123"), Some("Ana Gomez"), &vm);
+    assert!(
+        text.contains("new voicemail (34 s) from Ana Gomez (+12125550123)."),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\u{201c}Please call me back about my crown\u{201d}"),
+        "{text}"
+    );
+    let untranscribed = Voicemail {
+        transcription: None,
+        ..vm.clone()
+    };
+    let text = staff_voicemail_notice(&c, None, None, &untranscribed);
+    assert!(text.contains("from a withheld number."), "{text}");
+    assert!(
+        text.ends_with("Listen: https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"),
+        "{text}"
+    );
+    let long = Voicemail {
+        transcription: Some("word ".repeat(1000)),
+        ..vm
+    };
+    let text = staff_voicemail_notice(&c, Some("+12125550123"), None, &long);
+    assert!(text.encode_utf16().count() <= MAX_BODY_LENGTH);
+    let es = config(json!({}), &["es-MX"]);
+    assert!(
+        staff_voicemail_notice(&es, None, None, &Voicemail::default())
+            .contains("nuevo mensaje de voz de un número oculto")
+    );
+}

@@ -83,6 +83,8 @@ pub(super) fn check(sections: &Sections<'_>) -> Vec<FieldError> {
 
 const MAX_NAME: usize = 200;
 const MAX_PHONE_NUMBERS: usize = 20;
+/// Transfer rules a business may have.
+const MAX_TRANSFER_RULES: usize = 10;
 const MAX_FAQS: usize = 200;
 const MINUTES_PER_DAY: u32 = 24 * 60;
 const PHONE_EXAMPLE: &str = "+14155550123";
@@ -498,6 +500,45 @@ impl Report {
             5..=60,
             "seconds",
         );
+        if telephony.transfers.len() > MAX_TRANSFER_RULES {
+            self.add(
+                "/telephony/transfers",
+                format!(
+                    "there are {} transfer rules; at most {MAX_TRANSFER_RULES} are allowed",
+                    telephony.transfers.len()
+                ),
+            );
+        }
+        let mut destinations = HashSet::new();
+        for (i, rule) in telephony.transfers.iter().enumerate() {
+            let pointer = format!("/telephony/transfers/{i}/number");
+            if self.phone(&pointer, &rule.number) {
+                if numbers.contains(&rule.number) {
+                    self.add(
+                        &pointer,
+                        format!(
+                            "\"{}\" is one of the business's own numbers, so the transfer would \
+                             loop back to the receptionist; use a staff or front desk number",
+                            rule.number
+                        ),
+                    );
+                } else if !destinations.insert(&rule.number) {
+                    self.add(
+                        &pointer,
+                        format!(
+                            "\"{}\" has two rules; put both conditions in one rule",
+                            rule.number
+                        ),
+                    );
+                }
+            }
+            self.required_text(
+                &format!("/telephony/transfers/{i}/condition"),
+                "condition",
+                &rule.condition,
+                500,
+            );
+        }
     }
 
     fn sms(&mut self, sms: &Sms) {

@@ -1330,3 +1330,55 @@ fn register_call_mode_needs_a_valid_agent_id() {
     // Native numbers are assigned to their agent in ElevenLabs: no id needed.
     assert_valid(with(full(), "/telephony/agent_id", Value::Null));
 }
+
+#[test]
+fn transfer_rules_are_checked() {
+    let doc = with(
+        full(),
+        "/telephony/transfers",
+        serde_json::json!([
+            {"number": "+12125550100", "condition": "loops"},
+            {"number": "555-0100", "condition": "not e164"},
+            {"number": "+12125550142", "condition": "  "},
+            {"number": "+12125550143", "condition": "first"},
+            {"number": "+12125550143", "condition": "twice"},
+            {"number": "+12125550144", "condition": "x", "transfer_type": "teleport"},
+        ]),
+    );
+    let errors = parse_business_config(doc).unwrap_err();
+    let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+    assert!(
+        pointers
+            .iter()
+            .any(|p| p.starts_with("/telephony/transfers/5")),
+        "{errors:?}"
+    );
+    let doc = with(
+        full(),
+        "/telephony/transfers",
+        serde_json::json!([
+            {"number": "+12125550100", "condition": "loops"},
+            {"number": "555-0100", "condition": "not e164"},
+            {"number": "+12125550142", "condition": "  "},
+            {"number": "+12125550143", "condition": "first"},
+            {"number": "+12125550143", "condition": "twice"},
+        ]),
+    );
+    let errors = parse_business_config(doc).unwrap_err();
+    let found: Vec<(String, String)> = errors
+        .iter()
+        .map(|e| (e.pointer.clone(), e.detail.clone()))
+        .collect();
+    for (pointer, words) in [
+        ("/telephony/transfers/0/number", "loop back"),
+        ("/telephony/transfers/1/number", "E.164"),
+        ("/telephony/transfers/2/condition", "must not be empty"),
+        ("/telephony/transfers/4/number", "two rules"),
+    ] {
+        assert!(
+            found.iter().any(|(p, d)| p == pointer && d.contains(words)),
+            "{pointer}: {words} not in {found:?}"
+        );
+    }
+    assert_eq!(found.len(), 4, "{found:?}");
+}

@@ -1,0 +1,12 @@
+//! voice-inbound: Twilio's voice webhook in register-call mode (see frontdesk_app::voice::inbound).
+
+use frontdesk_app::voice::Voice;
+use frontdesk_app::voice::inbound::handle_inbound;
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    frontdesk_app::telemetry::init();
+    let v = Voice::from_env().await?;
+    run(service_fn(|req| handle_inbound(&v, req))).await
+}
