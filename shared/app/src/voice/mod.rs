@@ -117,7 +117,8 @@ impl Voice {
         }
     }
 
-    /// Production wiring: the pipeline's environment plus `ELEVENLABS_API_BASE`.
+    /// Production wiring: the pipeline's environment plus `ELEVENLABS_API_BASE` and
+    /// `VOICEMAIL_TRANSCRIPTION_WAIT_SECONDS` (default 60).
     pub async fn from_env() -> Result<Self, crate::env::ConfigError> {
         let entry = CallEntry::from_env().await?;
         let table = crate::env::required("TABLE_NAME")?;
@@ -130,7 +131,10 @@ impl Voice {
             inner: ElevenLabsClient::from_env(),
             breaker: CircuitBreaker::default(),
         });
-        Ok(Self::new(entry, log, voice_ai))
+        let mut v = Self::new(entry, log, voice_ai);
+        v.transcription_wait = crate::env::seconds("VOICEMAIL_TRANSCRIPTION_WAIT_SECONDS", 60)?
+            .min(crate::queue::MAX_DELAY);
+        Ok(v)
     }
 
     pub fn p(&self) -> &Pipeline {
