@@ -505,6 +505,9 @@ async fn initiation_failures_are_recorded_once() {
     let stats = h.p.calls.stats("demo-dental", day()).await.unwrap();
     assert_eq!(stats.get("initiation_failures"), Some(&1), "{stats:?}");
     assert_eq!(stats.get("initiation_failure_busy"), Some(&1), "{stats:?}");
+    // The same answer-rate counters as Twilio's call status callbacks.
+    assert_eq!(stats.get("calls_busy"), Some(&1), "{stats:?}");
+    assert_eq!(stats.get("calls_ended"), Some(&1), "{stats:?}");
 }
 
 #[tokio::test]

@@ -194,7 +194,15 @@ async fn init(ctx: &CallEntry, req: &Request) -> Result<Response<Body>, Problem>
             next_booking: None,
         },
     };
-    let vars = call_entry::dynamic_variables(&config, &business_id, now, caller.as_deref(), &info);
+    let mut vars =
+        call_entry::dynamic_variables(&config, &business_id, now, caller.as_deref(), &info);
+    if let Some(sid) = init
+        .call_sid
+        .as_deref()
+        .filter(|s| crate::voice::is_call_sid(s))
+    {
+        vars.insert("call_sid".to_owned(), sid.to_owned());
+    }
     tracing::info!(business_id = %business_id, call_sid = init.call_sid.as_deref().unwrap_or(""), caller_known = info.name.is_some(), "call starting");
     Ok(answer(vars))
 }

@@ -283,12 +283,16 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
     let now = p.now();
     let call = load(p, job).await?;
     let a = assessment(p, &call);
+    let kind = postcall::message_kind(&call.facts, a.disposition);
+    if kind.is_none() && call.facts.voicemail.is_none() {
+        return next(p, &p.queues.analytics, job).await;
+    }
     let config = p.business(&job.business_id).await?;
     // The business hears about a voicemail at once (quiet hours are for callers).
     if let Some(vm) = &call.facts.voicemail {
         notify_staff(p, job, &config, &call, vm, now).await?;
     }
-    let Some(kind) = postcall::message_kind(&call.facts, a.disposition) else {
+    let Some(kind) = kind else {
         return next(p, &p.queues.analytics, job).await;
     };
     // Quiet hours delay, never drop: back on the queue until the window ends.
@@ -311,19 +315,9 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
         return Ok(());
     }
     let record = |status: SmsStatus, reason: Option<&str>| SmsRecord {
-        kind: kind_key(kind).to_owned(),
         status,
-        to: call.caller.clone(),
-        body: None,
-        segments: None,
-        encoding: None,
-        message_sid: None,
-        delivery: None,
         reason: reason.map(str::to_owned),
-        attempts: 0,
-        lease_until: Some(now + chrono::Duration::seconds(60)),
-        created_at: None,
-        updated_at: Some(now),
+        ..intent(kind_key(kind), call.caller.clone(), now)
     };
     let skip = |reason: &str| record(SmsStatus::Skipped, Some(reason));
     let decision = match (&call.caller, kind) {
@@ -342,24 +336,46 @@ async fn sms_send(p: &Pipeline, job: &Job) -> Result<(), StageError> {
     let intent = match decision {
         Some(settled) => settled,
         None => match sms::render(&config, kind, &sms_vars(&config, &call, now)) {
-            Ok(r) => {
-                let mut i = record(SmsStatus::Sending, None);
-                i.segments = Some(r.segments.segments as u32);
-                i.encoding = Some(
-                    match r.segments.encoding {
-                        Encoding::Gsm7 => "gsm7",
-                        Encoding::Ucs2 => "ucs2",
-                    }
-                    .to_owned(),
-                );
-                i.body = Some(r.body);
-                i
-            }
+            Ok(r) => with_body(record(SmsStatus::Sending, None), r.body),
             Err(e) => record(SmsStatus::Failed, Some(&format!("template: {e}"))),
         },
     };
     deliver(p, job, &config, call.callback_base.as_deref(), intent, now).await?;
     next(p, &p.queues.analytics, job).await
+}
+
+/// A text of `kind` to `to`, about to be sent (`sending`, leased for 60 s).
+fn intent(kind: &str, to: Option<String>, now: DateTime<Utc>) -> SmsRecord {
+    SmsRecord {
+        kind: kind.to_owned(),
+        status: SmsStatus::Sending,
+        to,
+        body: None,
+        segments: None,
+        encoding: None,
+        message_sid: None,
+        delivery: None,
+        reason: None,
+        attempts: 0,
+        lease_until: Some(now + chrono::Duration::seconds(60)),
+        created_at: None,
+        updated_at: Some(now),
+    }
+}
+
+/// `record` with its body, and the body's encoding and segments (known before sending).
+fn with_body(mut record: SmsRecord, body: String) -> SmsRecord {
+    let seg = sms::segments(&body);
+    record.segments = Some(seg.segments as u32);
+    record.encoding = Some(
+        match seg.encoding {
+            Encoding::Gsm7 => "gsm7",
+            Encoding::Ucs2 => "ucs2",
+        }
+        .to_owned(),
+    );
+    record.body = Some(body);
+    record
 }
 
 /// The SMS kind of the notice to the business about a voicemail.
@@ -386,21 +402,7 @@ async fn notify_staff(
         tracing::info!(call_id = %job.call_id, "no staff number: no voicemail notice");
         return Ok(());
     };
-    let mut intent = SmsRecord {
-        kind: STAFF_VOICEMAIL.to_owned(),
-        status: SmsStatus::Sending,
-        to: Some(to),
-        body: None,
-        segments: None,
-        encoding: None,
-        message_sid: None,
-        delivery: None,
-        reason: None,
-        attempts: 0,
-        lease_until: Some(now + chrono::Duration::seconds(60)),
-        created_at: None,
-        updated_at: Some(now),
-    };
+    let mut intent = intent(STAFF_VOICEMAIL, Some(to), now);
     if config.sms.sender.is_none() && config.sms.messaging_service_sid.is_none() {
         intent.status = SmsStatus::Skipped;
         intent.reason = Some("no SMS sender configured".into());
@@ -411,16 +413,7 @@ async fn notify_staff(
             caller_name(call).as_deref(),
             vm,
         );
-        let seg = sms::segments(&body);
-        intent.segments = Some(seg.segments as u32);
-        intent.encoding = Some(
-            match seg.encoding {
-                Encoding::Gsm7 => "gsm7",
-                Encoding::Ucs2 => "ucs2",
-            }
-            .to_owned(),
-        );
-        intent.body = Some(body);
+        intent = with_body(intent, body);
     }
     deliver(p, job, config, call.callback_base.as_deref(), intent, now).await
 }

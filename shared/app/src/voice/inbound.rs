@@ -16,7 +16,7 @@ use frontdesk_rules::call_entry::{self, CallerInfo, EntryRoute};
 use frontdesk_rules::{BusinessConfig, phone, twiml};
 use lambda_http::{Body, Request, Response};
 
-use super::{EntryRecord, Voice, VoiceUrls, base_of, business_of, call_sid, routes};
+use super::{EntryRecord, Voice, VoiceUrls, base_of, business_of, call_sid, path_of, routes};
 use crate::elevenlabs::{RegisterCall, VoiceAiError};
 use crate::keys;
 use crate::postcall::Counters;
@@ -43,18 +43,10 @@ fn not_in_service() -> String {
     .to_xml()
 }
 
-fn path_of(req: &Request) -> &str {
-    use lambda_http::RequestExt;
-    match req.raw_http_path() {
-        "" => req.uri().path(),
-        raw => raw,
-    }
-}
-
 /// `voice-inbound`: [`routes::INBOUND`], [`routes::AGENT`] and [`routes::AFTER_RING_STAFF`].
 pub async fn handle_inbound(v: &Voice, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
-    let path = path_of(&req).trim_end_matches('/').to_owned();
+    let path = path_of(&req);
     let result = if path.ends_with(routes::AFTER_RING_STAFF) {
         after_ring_staff(v, &req).await
     } else if path.ends_with(routes::AGENT) {
@@ -327,7 +319,7 @@ pub async fn handle_fallback(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
-    let path = path_of(&req).trim_end_matches('/').to_owned();
+    let path = path_of(&req);
     let result = if path.ends_with(routes::AFTER_DIAL) {
         after_dial(v, &req).await
     } else if path.ends_with(routes::FALLBACK) {

@@ -227,6 +227,17 @@ pub(crate) async fn business_of(
     p.business_by_number(ours).await.map_err(unavailable)
 }
 
+/// The request's path as API Gateway received it (not re-encoded; requests built in-process
+/// have none: their URI's), without a trailing slash.
+pub(crate) fn path_of(req: &Request) -> String {
+    use lambda_http::RequestExt;
+    let path = match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    };
+    path.trim_end_matches('/').to_owned()
+}
+
 /// The CallSid of a voice request (`CA` + 32 hex digits), or 400.
 pub(crate) fn call_sid(form: &[(String, String)]) -> Result<String, Problem> {
     match crate::postcall::sms_webhooks::param(form, "CallSid") {

@@ -19,7 +19,7 @@ use frontdesk_rules::{BusinessConfig, phone, twiml};
 use lambda_http::{Body, Request, Response};
 use std::time::{Duration, Instant};
 
-use super::{Voice, base_of, business_of, call_sid, routes};
+use super::{Voice, base_of, business_of, call_sid, path_of, routes};
 use crate::postcall::sms_webhooks::{EMPTY_TWIML, param, twiml as twiml_response, verified_form};
 use crate::postcall::webhook::{default_country, enqueue_first_after, local_day};
 use crate::postcall::{CallRecord, Counters, Once};
@@ -28,13 +28,8 @@ use crate::queue::Job;
 
 /// `voicemail`.
 pub async fn handle(v: &Voice, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    use lambda_http::RequestExt;
     let started = Instant::now();
-    let path = match req.raw_http_path() {
-        "" => req.uri().path().to_owned(),
-        raw => raw.to_owned(),
-    };
-    let path = path.trim_end_matches('/');
+    let path = path_of(&req);
     let result = if path.ends_with(routes::RECORDED) {
         recorded(v, &req).await
     } else if path.ends_with(routes::RECORDING) {
