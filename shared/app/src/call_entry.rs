@@ -30,7 +30,7 @@ pub const INIT_SECRET_HEADER: &str = "x-frontdesk-init-secret";
 const ROUTE_TTL: Duration = Duration::from_secs(30);
 
 /// A business found by number (`None`: nobody owns it), with when it was read.
-type Route = Option<(String, Arc<BusinessConfig>)>;
+pub(crate) type Route = Option<(String, Arc<BusinessConfig>)>;
 
 pub struct CallEntry {
     pub p: Pipeline,
@@ -59,7 +59,7 @@ impl CallEntry {
     }
 
     /// The business owning `e164` with its configuration, cached for [`ROUTE_TTL`].
-    async fn route(&self, e164: &str) -> Result<Route, String> {
+    pub(crate) async fn route(&self, e164: &str) -> Result<Route, String> {
         if let Some((at, found)) = self.routes.read().await.get(e164)
             && at.elapsed() < ROUTE_TTL
         {

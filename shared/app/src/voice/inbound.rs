@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use frontdesk_rules::call_entry::{self, CallerInfo, EntryRoute};
 use frontdesk_rules::{BusinessConfig, phone, twiml};
 use lambda_http::{Body, Request, Response};
@@ -92,7 +91,7 @@ async fn inbound(v: &Voice, req: &Request, step: Step) -> Result<Response<Body>,
     let p = v.p();
     let form = verified_form(p, req).await?;
     let sid = call_sid(&form)?;
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         tracing::error!(
             to = param(&form, "To").unwrap_or(""),
             call_sid = %sid,
@@ -302,7 +301,7 @@ async fn register(
 async fn after_ring_staff(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
     let p = v.p();
     let form = verified_form(p, req).await?;
-    let Some((business_id, _config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, _config)) = business_of(v, req, &form).await? else {
         return Ok(twiml_response(&not_in_service()));
     };
     let base = base_of(p, req)?;
@@ -347,7 +346,7 @@ pub async fn handle_fallback(
 async fn fallback(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
     let p = v.p();
     let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         tracing::error!(
             to = param(&form, "To").unwrap_or(""),
             "fallback call to a number no business owns"
@@ -377,7 +376,7 @@ async fn fallback(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
                     .unwrap_or_else(|| "voice_url_failed".to_owned()),
             ),
             twiml: Some(xml.clone()),
-            created_at: Utc::now(),
+            created_at: p.now(),
         };
         match v.log.claim(&entry).await {
             Ok(None) => {
@@ -401,7 +400,7 @@ async fn fallback(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
 async fn after_dial(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
     let p = v.p();
     let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         return Ok(twiml_response(&not_in_service()));
     };
     let base = base_of(p, req)?;

@@ -199,12 +199,13 @@ impl VoiceUrls {
 }
 
 /// The business a Twilio voice request is for: `?b=` of the URLs we built, else the
-/// number called (`To`; `From` for outbound calls).
+/// number called (`To`; `From` for outbound calls), cached for 30 s per container.
 pub(crate) async fn business_of(
-    p: &Pipeline,
+    v: &Voice,
     req: &Request,
     form: &[(String, String)],
 ) -> Result<Option<(String, BusinessConfig)>, Problem> {
+    let p = v.p();
     let unavailable = |e: String| {
         tracing::error!(error = %e, "business lookup failed");
         Problem::unavailable("The configuration store is unavailable; please retry.")
@@ -224,7 +225,15 @@ pub(crate) async fn business_of(
     let param = |name| crate::postcall::sms_webhooks::param(form, name);
     let outbound = param("Direction").is_some_and(|d| d.starts_with("outbound"));
     let ours = if outbound { param("From") } else { param("To") };
-    p.business_by_number(ours).await.map_err(unavailable)
+    let Some(e164) = ours.and_then(|n| frontdesk_rules::phone::normalize(n, None).ok()) else {
+        return Ok(None);
+    };
+    // Cached per container like call-init's (the phone is ringing).
+    Ok(v.entry
+        .route(&e164)
+        .await
+        .map_err(unavailable)?
+        .map(|(id, config)| (id, (*config).clone())))
 }
 
 /// The request's path as API Gateway received it (not re-encoded; requests built in-process

@@ -46,7 +46,7 @@ async fn status(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
         tracing::info!(call_sid = %sid, status, "progress status: nothing to count");
         return Ok(twiml_response(EMPTY_TWIML));
     };
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         tracing::warn!(
             to = param(&form, "To").unwrap_or(""),
             "status callback for a number no business owns"

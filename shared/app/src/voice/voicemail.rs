@@ -67,7 +67,7 @@ fn duration(form: &[(String, String)]) -> Option<u32> {
 async fn recorded(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
     let p = v.p();
     let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         return Ok(twiml_response(EMPTY_TWIML));
     };
     let sid = call_sid(&form)?;
@@ -90,7 +90,7 @@ async fn recorded(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
 async fn recording(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
     let p = v.p();
     let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         return Ok(twiml_response(EMPTY_TWIML));
     };
     let sid = call_sid(&form)?;
@@ -129,7 +129,7 @@ async fn recording(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> 
 async fn transcription(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
     let p = v.p();
     let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(p, req, &form).await? else {
+    let Some((business_id, config)) = business_of(v, req, &form).await? else {
         return Ok(twiml_response(EMPTY_TWIML));
     };
     let sid = call_sid(&form)?;
