@@ -11,15 +11,23 @@
 //! ```
 //!
 //! Before measuring it creates the stack on moto and replays `--setup` events (default:
-//! `events/admin-create-business.json` and `events/admin-rotate-tool-secret.json`, so the
-//! tool events find the demo business and its local tool secret). Each event's function is
-//! found by the event's `routeKey` in the template.
+//! `events/admin-create-business.json`, `events/admin-rotate-tool-secret.json` and
+//! `events/admin-create-business-register-call.json`, so the tool events find the demo
+//! business and its local tool secret, and the Twilio voice events a register-call
+//! business). Each event's function is found by the event's `routeKey` in the template.
+//!
+//! Twilio webhook events (an `x-twilio-signature` header) get a fresh `CallSid` for every
+//! invocation (so each one is a new call, not a replay) and are signed with the local auth
+//! token for the URL API Gateway would have received. ElevenLabs register-call is answered
+//! at once by a local stub (a [`frontdesk_localstack::recorder::Recorder`] fault), so the
+//! figures are frontdesk's own time while the phone rings.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use frontdesk_localstack::recorder::{Fault, Recorder};
 use frontdesk_localstack::{LocalStack, LocalStackConfig, Template};
 use serde_json::Value;
 
@@ -62,6 +70,7 @@ fn parse_args() -> anyhow::Result<Args> {
         a.setup = vec![
             "events/admin-create-business.json".into(),
             "events/admin-rotate-tool-secret.json".into(),
+            "events/admin-create-business-register-call.json".into(),
         ];
     }
     Ok(a)
@@ -110,6 +119,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "ElevenLabsSecret".into(),
         r#"{"api_key":"local","webhook_secret":"wsec_local_demo_webhook_secret","initiation_secret":"local-dev-init-secret"}"#.into(),
     );
+    config
+        .provision
+        .secret_values
+        .insert("TwilioSecret".into(), TWILIO_SECRET.into());
+    // ElevenLabs register-call: a stub answering TwiML at once (no upstream is reached).
+    let elevenlabs = Recorder::start_named(
+        "elevenlabs-stub",
+        "http://127.0.0.1:9",
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await?;
+    let mut answer = Fault::status("register-call", 200, STUB_TWIML, u32::MAX);
+    answer.content_type = Some("text/html; charset=utf-8".into());
+    elevenlabs.add_fault(answer).map_err(anyhow::Error::msg)?;
+    config
+        .extra_env
+        .insert("ELEVENLABS_API_BASE".into(), elevenlabs.url());
     let stack = LocalStack::start(&sdk, &template, config).await?;
     let route_function = |event: &Value| -> anyhow::Result<String> {
         let key = event["routeKey"]
@@ -153,7 +179,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let mut answer = String::new();
         let mut first_trips = None;
         for i in 0..=args.iterations {
-            let result = pool.invoke(bytes.clone()).await;
+            let payload = match twilio_call(&event, i) {
+                Some(fresh) => serde_json::to_vec(&fresh)?,
+                None => bytes.clone(),
+            };
+            let result = pool.invoke(payload).await;
             // The log line travels through a pipe: give it a moment (outside the timings).
             for _ in 0..20 {
                 if i > 0 || first_trips.is_some() {
@@ -171,6 +201,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         .as_str()
                         .and_then(|b| serde_json::from_str(b).ok())
                         .unwrap_or(Value::Null);
+                    let twiml_verbs = v["body"].as_str().and_then(twiml_verbs);
                     answer = format!(
                         "{} {}",
                         v["statusCode"],
@@ -178,6 +209,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                             .or(body.get("ok"))
                             .or(body.get("type"))
                             .map(Value::to_string)
+                            .or(twiml_verbs)
                             .unwrap_or_default()
                     );
                 }
@@ -223,6 +255,56 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bail!("an invocation failed");
     }
     Ok(())
+}
+
+/// The auth token of the local Twilio secret (scripts/run-local uses the same).
+const TWILIO_TOKEN: &str = "local-twilio-auth-token";
+const TWILIO_SECRET: &str = r#"{"account_sid":"AC00000000000000000000000000000000","auth_token":"local-twilio-auth-token"}"#;
+const STUB_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://api.elevenlabs.io/stub"/></Connect></Response>"#;
+
+/// A Twilio webhook event as call number `n`: a fresh CallSid, signed for the URL API Gateway
+/// received (`https://<domainName><rawPath>?<rawQueryString>`). `None` for other events.
+fn twilio_call(event: &Value, n: usize) -> Option<Value> {
+    event["headers"].get("x-twilio-signature")?;
+    let mut e = event.clone();
+    let body = e["body"].as_str()?.to_owned();
+    let mut form = frontdesk_verify::twilio::parse_form(body.as_bytes()).ok()?;
+    let sid = format!(
+        "CA{:08x}{:024x}",
+        std::process::id(),
+        (n as u128) << 64 | u128::from(rand::random::<u64>())
+    );
+    let old = form.iter().find(|(k, _)| k == "CallSid")?.1.clone();
+    for (k, v) in form.iter_mut() {
+        if k == "CallSid" {
+            *v = sid.clone();
+        }
+    }
+    let body = body.replace(&format!("CallSid={old}"), &format!("CallSid={sid}"));
+    let query = e["rawQueryString"].as_str().unwrap_or("");
+    let url = frontdesk_verify::twilio::public_url(
+        &format!("https://{}", e["requestContext"]["domainName"].as_str()?),
+        e["rawPath"].as_str()?,
+        query,
+    );
+    let signature = frontdesk_verify::twilio::signature(TWILIO_TOKEN, &url, &form);
+    e["headers"]["x-twilio-signature"] = Value::String(signature);
+    e["headers"]["content-length"] = Value::String(body.len().to_string());
+    e["body"] = Value::String(body);
+    Some(e)
+}
+
+/// The verbs of a TwiML answer, for the report (`<Say,Dial>`).
+fn twiml_verbs(body: &str) -> Option<String> {
+    let inner = body.split_once("<Response>")?.1;
+    let verbs: Vec<&str> = inner
+        .split('<')
+        .skip(1)
+        .filter(|t| !t.starts_with('/'))
+        .map(|t| t.split([' ', '>', '/']).next().unwrap_or(""))
+        .filter(|t| t.chars().next().is_some_and(char::is_uppercase))
+        .collect();
+    Some(format!("<{}>", verbs.join(",")))
 }
 
 /// The `dynamodb_round_trips` log fields of an instance's output, in order.

@@ -153,11 +153,6 @@ async fn inbound(v: &Voice, req: &Request, step: Step) -> Result<Response<Body>,
     entry.route = route_name.to_owned();
     entry.fallback_reason = fallback_reason.map(str::to_owned);
     entry.twiml = Some(xml.clone());
-    if let Err(e) = v.log.answered(&entry).await {
-        // The caller must not wait for this: a retry would find the claim and wait, then fall
-        // back (never a second conversation).
-        tracing::error!(error = %e, "answer not stored");
-    }
     let mut c = Counters::default();
     if step == Step::Inbound {
         c.add("voice_calls", 1);
@@ -167,7 +162,15 @@ async fn inbound(v: &Voice, req: &Request, step: Step) -> Result<Response<Body>,
         c.add("voice_fallbacks", 1)
             .add(format!("voice_fallback_{reason}"), 1);
     }
-    count_once(v, &business_id, &config, &sid, step.name(), &c).await;
+    // Both while the phone rings: at the same time.
+    let (stored, ()) = tokio::join!(
+        v.log.answered(&entry),
+        count_once(v, &business_id, &config, &sid, step.name(), &c)
+    );
+    if let Err(e) = stored {
+        // A retry would find the claim, wait, then fall back (never a second conversation).
+        tracing::error!(error = %e, "answer not stored");
+    }
     tracing::info!(business_id = %business_id, call_sid = %sid, route = route_name, step = step.name(), "call answered");
     Ok(twiml_response(&xml))
 }
@@ -378,18 +381,17 @@ async fn fallback(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
             twiml: Some(xml.clone()),
             created_at: p.now(),
         };
-        match v.log.claim(&entry).await {
-            Ok(None) => {
-                if let Err(e) = v.log.answered(&entry).await {
-                    tracing::warn!(error = %e, "fallback entry not stored");
-                }
-                let mut c = Counters::default();
-                c.add("voice_fallbacks", 1)
-                    .add("voice_fallback_twilio_fallback_url", 1);
-                count_once(v, &business_id, &config, &sid, "fallback", &c).await;
-            }
-            Ok(Some(_)) => {}
-            Err(e) => tracing::warn!(error = %e, "fallback entry not stored"),
+        // The entry carries its answer already (one write); the counters are once per call
+        // by their own marker, so both go at the same time.
+        let mut c = Counters::default();
+        c.add("voice_fallbacks", 1)
+            .add("voice_fallback_twilio_fallback_url", 1);
+        let (stored, ()) = tokio::join!(
+            v.log.claim(&entry),
+            count_once(v, &business_id, &config, &sid, "fallback", &c)
+        );
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "fallback entry not stored");
         }
     }
     Ok(twiml_response(&xml))
