@@ -1030,3 +1030,64 @@ async fn concurrent_deliveries_of_one_call_register_it_once() {
     );
     assert_eq!(register_calls(&h).await.len(), 1);
 }
+
+/// DynamoDB refusing the CallSid claim must not cost the caller the agent.
+struct ClaimFails(Arc<DynamoPipeline>);
+
+#[async_trait::async_trait]
+impl frontdesk_app::voice::VoiceLog for ClaimFails {
+    async fn claim(
+        &self,
+        _: &frontdesk_app::voice::EntryRecord,
+    ) -> Result<Option<frontdesk_app::voice::EntryRecord>, frontdesk_app::postcall::PipelineError>
+    {
+        Err(frontdesk_app::postcall::PipelineError::Unavailable(
+            "throttled".into(),
+        ))
+    }
+    async fn answered(
+        &self,
+        e: &frontdesk_app::voice::EntryRecord,
+    ) -> Result<(), frontdesk_app::postcall::PipelineError> {
+        self.0.answered(e).await
+    }
+    async fn entry(
+        &self,
+        b: &str,
+        c: &str,
+        s: &str,
+    ) -> Result<Option<frontdesk_app::voice::EntryRecord>, frontdesk_app::postcall::PipelineError>
+    {
+        self.0.entry(b, c, s).await
+    }
+    async fn entries(
+        &self,
+        b: &str,
+        c: &str,
+    ) -> Result<Vec<frontdesk_app::voice::EntryRecord>, frontdesk_app::postcall::PipelineError>
+    {
+        self.0.entries(b, c).await
+    }
+    async fn add_transcription(
+        &self,
+        b: &str,
+        c: &str,
+        t: &str,
+    ) -> Result<bool, frontdesk_app::postcall::PipelineError> {
+        self.0.add_transcription(b, c, t).await
+    }
+}
+
+#[tokio::test]
+async fn a_failing_callsid_claim_still_connects_the_caller() {
+    let mut h = harness().await;
+    elevenlabs_answers(&h, connect_ok()).await;
+    let store = Arc::new(DynamoPipeline::new(
+        h.stack.dynamodb(),
+        h.stack.table("Table"),
+    ));
+    h.v.log = Arc::new(ClaimFails(store));
+    let (status, body) = post(&h, "/webhooks/twilio/voice", &call_form(&sid(70), NUMBER)).await;
+    assert_eq!((status, body.as_str()), (200, CONNECT_TWIML));
+    assert_eq!(register_calls(&h).await.len(), 1);
+}

@@ -111,14 +111,18 @@ async fn inbound(v: &Voice, req: &Request, step: Step) -> Result<Response<Body>,
         twiml: None,
         created_at: now,
     };
-    let storage = |e: crate::postcall::PipelineError| {
-        tracing::error!(error = %e, "call entry storage failure");
-        Problem::unavailable("Storage is unavailable; please retry.")
-    };
     let base = base_of(p, req)?;
     let urls = VoiceUrls::new(&base, &business_id);
-    if let Some(existing) = v.log.claim(&entry).await.map_err(storage)? {
-        return Ok(twiml_response(&replay(v, existing, &config, &urls).await));
+    match v.log.claim(&entry).await {
+        Ok(None) => {}
+        Ok(Some(existing)) => {
+            return Ok(twiml_response(&replay(v, existing, &config, &urls).await));
+        }
+        // The caller comes first: answer without the CallSid guard (only a retry during the
+        // outage could register twice).
+        Err(e) => {
+            tracing::error!(error = %e, call_sid = %sid, "CallSid claim failed: answering unguarded")
+        }
     }
     let route = match step {
         Step::Agent => EntryRoute::Agent,
