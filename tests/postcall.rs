@@ -22,7 +22,7 @@ use frontdesk_tests::pipeline;
 use frontdesk_tests::stack::TestStack;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-use wiremock::matchers::{body_string_contains, method, path_regex};
+use wiremock::matchers::{body_string_contains, method};
 use wiremock::{Mock, MockServer, Request as WireRequest, ResponseTemplate};
 
 const WEBHOOK_SECRET: &str = "wsec_test_0123456789abcdef";
@@ -76,20 +76,7 @@ fn message_json(sid: &str, body: &str) -> Value {
 /// Twilio: every send answers 201 with a fresh sid.
 async fn twilio_ok() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2010-04-01/Accounts/AC[a-z0-9]+/Messages\.json$",
-        ))
-        .respond_with(|req: &WireRequest| {
-            let form: BTreeMap<String, String> = frontdesk_verify::twilio::parse_form(&req.body)
-                .unwrap()
-                .into_iter()
-                .collect();
-            let sid = format!("SM{}", &uuid::Uuid::new_v4().simple().to_string()[..32]);
-            ResponseTemplate::new(201).set_body_json(message_json(&sid, &form["Body"]))
-        })
-        .mount(&server)
-        .await;
+    pipeline::mount_twilio_messages(&server).await;
     server
 }
 

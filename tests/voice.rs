@@ -122,21 +122,7 @@ async fn business(store: &DynamoStore, id: &str, number: &str, telephony: Value)
 /// `sid(999)`, which has ended (21220).
 async fn twilio_mock() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2010-04-01/Accounts/AC[a-z0-9]+/Messages\.json$",
-        ))
-        .respond_with(|req: &WireRequest| {
-            let form: BTreeMap<String, String> = frontdesk_verify::twilio::parse_form(&req.body)
-                .unwrap()
-                .into_iter()
-                .collect();
-            let sid = format!("SM{}", &uuid::Uuid::new_v4().simple().to_string()[..32]);
-            ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued",
-                "to": form["To"], "body": form["Body"], "num_segments": "1"}))
-        })
-        .mount(&server)
-        .await;
+    pipeline::mount_twilio_messages(&server).await;
     Mock::given(method("POST"))
         .and(path(format!(
             "/2010-04-01/Accounts/{ACCOUNT}/Calls/{}.json",

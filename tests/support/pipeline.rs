@@ -9,6 +9,8 @@ use frontdesk_app::queue::Job;
 use lambda_http::{Body, Request};
 
 use crate::stack::TestStack;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Runs the chain until every queue is empty: receive from each stage's queue, run the
 /// stage, delete on success. Returns how many jobs each stage ran. With `allow_failures`, a
@@ -105,4 +107,24 @@ pub fn twilio_request(base: &str, path: &str, params: &[(&str, &str)], token: &s
         .header("x-twilio-signature", sig)
         .body(Body::Text(form_body(params)))
         .unwrap()
+}
+
+/// Twilio's Messages API on `server`: every send answers 201 with a fresh MessageSid, echoing
+/// the recipient and body.
+pub async fn mount_twilio_messages(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path_regex(
+            r"^/2010-04-01/Accounts/AC[a-z0-9]+/Messages\.json$",
+        ))
+        .respond_with(|req: &wiremock::Request| {
+            let form: BTreeMap<String, String> = frontdesk_verify::twilio::parse_form(&req.body)
+                .unwrap()
+                .into_iter()
+                .collect();
+            let sid = format!("SM{}", &uuid::Uuid::new_v4().simple().to_string()[..32]);
+            ResponseTemplate::new(201).set_body_json(serde_json::json!({"sid": sid,
+                "status": "queued", "to": form["To"], "body": form["Body"], "num_segments": "1"}))
+        })
+        .mount(server)
+        .await;
 }

@@ -15,7 +15,10 @@ use frontdesk_rules::call_entry::{self, CallerInfo, EntryRoute};
 use frontdesk_rules::{BusinessConfig, phone, twiml};
 use lambda_http::{Body, Request, Response};
 
-use super::{EntryRecord, Voice, VoiceUrls, base_of, business_of, call_sid, path_of, routes};
+use super::{
+    EntryRecord, Voice, VoiceUrls, base_of, business_of, call_sid, logged, no_route, path_of,
+    route_of, routes,
+};
 use crate::elevenlabs::{RegisterCall, VoiceAiError};
 use crate::keys;
 use crate::postcall::Counters;
@@ -46,28 +49,14 @@ fn not_in_service() -> String {
 pub async fn handle_inbound(v: &Voice, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
     let path = path_of(&req);
-    let result = if path.ends_with(routes::AFTER_RING_STAFF) {
-        after_ring_staff(v, &req).await
-    } else if path.ends_with(routes::AGENT) {
-        inbound(v, &req, Step::Agent).await
-    } else if path.ends_with(routes::INBOUND) {
-        inbound(v, &req, Step::Inbound).await
-    } else {
-        Err(Problem::not_found(format!(
-            "This function serves {}, {} and {}.",
-            routes::INBOUND,
-            routes::AGENT,
-            routes::AFTER_RING_STAFF
-        )))
+    const SERVED: &[&str] = &[routes::AFTER_RING_STAFF, routes::AGENT, routes::INBOUND];
+    let result = match route_of(&path, SERVED) {
+        Some(routes::AFTER_RING_STAFF) => after_ring_staff(v, &req).await,
+        Some(routes::AGENT) => inbound(v, &req, Step::Agent).await,
+        Some(_) => inbound(v, &req, Step::Inbound).await,
+        None => Err(no_route(SERVED)),
     };
-    let resp = result.unwrap_or_else(Problem::into_response);
-    tracing::info!(
-        %path,
-        status = resp.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "voice webhook"
-    );
-    Ok(resp)
+    Ok(logged("voice webhook", &path, started, result))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -326,25 +315,13 @@ pub async fn handle_fallback(
 ) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
     let path = path_of(&req);
-    let result = if path.ends_with(routes::AFTER_DIAL) {
-        after_dial(v, &req).await
-    } else if path.ends_with(routes::FALLBACK) {
-        fallback(v, &req).await
-    } else {
-        Err(Problem::not_found(format!(
-            "This function serves {} and {}.",
-            routes::FALLBACK,
-            routes::AFTER_DIAL
-        )))
+    const SERVED: &[&str] = &[routes::AFTER_DIAL, routes::FALLBACK];
+    let result = match route_of(&path, SERVED) {
+        Some(routes::AFTER_DIAL) => after_dial(v, &req).await,
+        Some(_) => fallback(v, &req).await,
+        None => Err(no_route(SERVED)),
     };
-    let resp = result.unwrap_or_else(Problem::into_response);
-    tracing::info!(
-        %path,
-        status = resp.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "voice fallback webhook"
-    );
-    Ok(resp)
+    Ok(logged("voice fallback webhook", &path, started, result))
 }
 
 /// The number's fallback URL (Twilio calls it when the voice URL fails: ElevenLabs' own in

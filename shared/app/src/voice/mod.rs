@@ -247,6 +247,34 @@ pub(crate) fn path_of(req: &Request) -> String {
     path.trim_end_matches('/').to_owned()
 }
 
+/// The first of `served` that `path` ends with (list longer routes first).
+pub(crate) fn route_of(path: &str, served: &[&'static str]) -> Option<&'static str> {
+    served.iter().copied().find(|r| path.ends_with(r))
+}
+
+/// 404 for a path a function doesn't serve, naming the ones it does.
+pub(crate) fn no_route(served: &[&str]) -> Problem {
+    Problem::not_found(format!("This function serves {}.", served.join(", ")))
+}
+
+/// The answer of a voice function (a problem as its response), logged with the path,
+/// status and time taken.
+pub(crate) fn logged(
+    what: &str,
+    path: &str,
+    started: std::time::Instant,
+    result: Result<lambda_http::Response<lambda_http::Body>, Problem>,
+) -> lambda_http::Response<lambda_http::Body> {
+    let resp = result.unwrap_or_else(Problem::into_response);
+    tracing::info!(
+        %path,
+        status = resp.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "{what}"
+    );
+    resp
+}
+
 /// The CallSid of a voice request (`CA` + 32 hex digits), or 400.
 pub(crate) fn call_sid(form: &[(String, String)]) -> Result<String, Problem> {
     match crate::postcall::sms_webhooks::param(form, "CallSid") {

@@ -19,7 +19,7 @@ use frontdesk_rules::{BusinessConfig, phone, twiml};
 use lambda_http::{Body, Request, Response};
 use std::time::{Duration, Instant};
 
-use super::{Voice, base_of, business_of, call_sid, path_of, routes};
+use super::{Voice, base_of, business_of, call_sid, logged, no_route, path_of, route_of, routes};
 use crate::postcall::sms_webhooks::{EMPTY_TWIML, param, twiml as twiml_response, verified_form};
 use crate::postcall::webhook::{default_country, enqueue_first_after, local_day};
 use crate::postcall::{CallRecord, Counters, Once};
@@ -30,28 +30,69 @@ use crate::queue::Job;
 pub async fn handle(v: &Voice, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
     let path = path_of(&req);
-    let result = if path.ends_with(routes::RECORDED) {
-        recorded(v, &req).await
-    } else if path.ends_with(routes::RECORDING) {
-        recording(v, &req).await
-    } else if path.ends_with(routes::TRANSCRIPTION) {
-        transcription(v, &req).await
-    } else {
-        Err(Problem::not_found(format!(
-            "This function serves {}, {} and {}.",
-            routes::RECORDED,
-            routes::RECORDING,
-            routes::TRANSCRIPTION
-        )))
+    const SERVED: &[&str] = &[routes::RECORDED, routes::RECORDING, routes::TRANSCRIPTION];
+    let result = match route_of(&path, SERVED) {
+        Some(routes::RECORDED) => recorded(v, &req).await,
+        Some(routes::RECORDING) => recording(v, &req).await,
+        Some(_) => transcription(v, &req).await,
+        None => Err(no_route(SERVED)),
     };
-    let resp = result.unwrap_or_else(Problem::into_response);
-    tracing::info!(
-        %path,
-        status = resp.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "voicemail webhook"
-    );
-    Ok(resp)
+    Ok(logged("voicemail webhook", &path, started, result))
+}
+
+/// A verified voicemail callback of a business's call.
+struct Callback {
+    form: Vec<(String, String)>,
+    business_id: String,
+    config: BusinessConfig,
+    sid: String,
+}
+
+impl Callback {
+    /// Verified (403 otherwise), with its business (`None`: nobody's, nothing to do) and a
+    /// valid CallSid (400 otherwise).
+    async fn read(v: &Voice, req: &Request) -> Result<Option<Callback>, Problem> {
+        let form = verified_form(v.p(), req).await?;
+        let Some((business_id, config)) = business_of(v, req, &form).await? else {
+            return Ok(None);
+        };
+        let sid = call_sid(&form)?;
+        Ok(Some(Callback {
+            form,
+            business_id,
+            config,
+            sid,
+        }))
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        param(&self.form, name)
+    }
+
+    /// The recording the callback names, with `transcription`.
+    fn voicemail(&self, transcription: Option<String>) -> Voicemail {
+        Voicemail {
+            recording_sid: self.param("RecordingSid").map(str::to_owned),
+            recording_url: self.param("RecordingUrl").map(str::to_owned),
+            duration_secs: self
+                .param("RecordingDuration")
+                .and_then(|d| d.trim().parse().ok()),
+            transcription,
+        }
+    }
+
+    async fn store(&self, v: &Voice, req: &Request, vm: Voicemail) -> Result<(), Problem> {
+        store(
+            v,
+            req,
+            &self.business_id,
+            &self.config,
+            &self.sid,
+            &self.form,
+            vm,
+        )
+        .await
+    }
 }
 
 fn storage(e: impl std::fmt::Display) -> Problem {
@@ -59,63 +100,40 @@ fn storage(e: impl std::fmt::Display) -> Problem {
     Problem::unavailable("The voicemail could not be stored; please retry.")
 }
 
-fn duration(form: &[(String, String)]) -> Option<u32> {
-    param(form, "RecordingDuration").and_then(|d| d.trim().parse().ok())
-}
-
 /// The `<Record action>`: thanks and goodbye, and the voicemail stored.
 async fn recorded(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = v.p();
-    let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(v, req, &form).await? else {
+    let Some(c) = Callback::read(v, req).await? else {
         return Ok(twiml_response(EMPTY_TWIML));
     };
-    let sid = call_sid(&form)?;
-    let url = param(&form, "RecordingUrl");
-    let secs = duration(&form);
+    let vm = c.voicemail(None);
     // Nothing was said: no voicemail to keep.
-    if url.is_some() && secs != Some(0) {
-        let vm = Voicemail {
-            recording_sid: param(&form, "RecordingSid").map(str::to_owned),
-            recording_url: url.map(str::to_owned),
-            duration_secs: secs,
-            transcription: None,
-        };
-        store(v, req, &business_id, &config, &sid, &form, vm).await?;
+    if vm.recording_url.is_some() && vm.duration_secs != Some(0) {
+        c.store(v, req, vm).await?;
     }
-    Ok(twiml_response(&twiml::voicemail_done(&config).to_xml()))
+    Ok(twiml_response(&twiml::voicemail_done(&c.config).to_xml()))
 }
 
 /// `recordingStatusCallback`.
 async fn recording(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = v.p();
-    let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(v, req, &form).await? else {
+    let Some(c) = Callback::read(v, req).await? else {
         return Ok(twiml_response(EMPTY_TWIML));
     };
-    let sid = call_sid(&form)?;
-    let status = param(&form, "RecordingStatus").unwrap_or("");
+    let p = v.p();
+    let vm = c.voicemail(None);
+    let status = c.param("RecordingStatus").unwrap_or("");
     match status {
-        "completed" if duration(&form) != Some(0) => {
-            let vm = Voicemail {
-                recording_sid: param(&form, "RecordingSid").map(str::to_owned),
-                recording_url: param(&form, "RecordingUrl").map(str::to_owned),
-                duration_secs: duration(&form),
-                transcription: None,
-            };
-            store(v, req, &business_id, &config, &sid, &form, vm).await?;
-        }
+        "completed" if vm.duration_secs != Some(0) => c.store(v, req, vm).await?,
         "absent" | "failed" | "completed" => {
-            tracing::warn!(business_id = %business_id, call_sid = %sid, status, error_code = param(&form, "ErrorCode").unwrap_or(""), "no voicemail recorded");
-            let mut c = Counters::default();
-            c.add("voicemails_empty", 1);
-            let pk = crate::keys::call_pk(&business_id, &sid);
+            tracing::warn!(business_id = %c.business_id, call_sid = %c.sid, status, error_code = c.param("ErrorCode").unwrap_or(""), "no voicemail recorded");
+            let mut counters = Counters::default();
+            counters.add("voicemails_empty", 1);
+            let pk = crate::keys::call_pk(&c.business_id, &c.sid);
             p.calls
                 .count_once(
-                    &business_id,
-                    local_day(Some(&config), p.now()),
+                    &c.business_id,
+                    local_day(Some(&c.config), p.now()),
                     (&pk, "COUNTED#voicemail_empty"),
-                    &c,
+                    &counters,
                 )
                 .await
                 .map_err(storage)?;
@@ -127,36 +145,28 @@ async fn recording(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> 
 
 /// `transcribeCallback`: the text onto the stored voicemail (or a new record with it).
 async fn transcription(v: &Voice, req: &Request) -> Result<Response<Body>, Problem> {
-    let p = v.p();
-    let form = verified_form(p, req).await?;
-    let Some((business_id, config)) = business_of(v, req, &form).await? else {
+    let Some(c) = Callback::read(v, req).await? else {
         return Ok(twiml_response(EMPTY_TWIML));
     };
-    let sid = call_sid(&form)?;
-    let status = param(&form, "TranscriptionStatus").unwrap_or("");
-    let text = param(&form, "TranscriptionText")
+    let status = c.param("TranscriptionStatus").unwrap_or("");
+    let text = c
+        .param("TranscriptionText")
         .map(str::trim)
         .filter(|t| !t.is_empty() && status == "completed");
     let Some(text) = text else {
-        tracing::info!(business_id = %business_id, call_sid = %sid, status, "no transcription");
+        tracing::info!(business_id = %c.business_id, call_sid = %c.sid, status, "no transcription");
         return Ok(twiml_response(EMPTY_TWIML));
     };
     let added = v
         .log
-        .add_transcription(&business_id, &sid, text)
+        .add_transcription(&c.business_id, &c.sid, text)
         .await
         .map_err(storage)?;
     if !added {
         // Before the recording callbacks: store the voicemail with its text now.
-        let vm = Voicemail {
-            recording_sid: param(&form, "RecordingSid").map(str::to_owned),
-            recording_url: param(&form, "RecordingUrl").map(str::to_owned),
-            duration_secs: None,
-            transcription: Some(text.to_owned()),
-        };
-        store(v, req, &business_id, &config, &sid, &form, vm).await?;
+        c.store(v, req, c.voicemail(Some(text.to_owned()))).await?;
     }
-    tracing::info!(business_id = %business_id, call_sid = %sid, added, "transcription stored");
+    tracing::info!(business_id = %c.business_id, call_sid = %c.sid, added, "transcription stored");
     Ok(twiml_response(EMPTY_TWIML))
 }
 
